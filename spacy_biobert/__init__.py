@@ -1,0 +1,13 @@
+"""spacy-biobert: BioBERT (Lee et al., Bioinformatics 2020) for spaCy."""
+
+from .about import __version__
+from .extensions import ENT_CONFIDENCE_ATTR, install_extensions
+from .pipeline import BioBertNER, make_biobert_ner
+
+__all__ = [
+    "__version__",
+    "BioBertNER",
+    "make_biobert_ner",
+    "install_extensions",
+    "ENT_CONFIDENCE_ATTR",
+]

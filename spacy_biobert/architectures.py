@@ -1,0 +1,75 @@
+"""Registered Thinc model builders."""
+
+from typing import List, Optional, Tuple
+
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import Dropout, Model, Softmax_v2, chain, with_array
+from thinc.types import Floats2d
+
+InT = List[Doc]
+OutT = List[Floats2d]
+
+
+@registry.architectures("spacy-biobert.TokenClassifier.v1")
+def build_token_classifier_v1(
+    tok2vec: Model[InT, OutT], nO: Optional[int] = None, dropout: float = 0.1
+) -> Model[InT, OutT]:
+    """The paper's NER head: one output layer and a softmax over BIO2 tags, on
+    top of the encoder's last layer.
+
+    tok2vec (Model[List[Doc], List[Floats2d]]): token vectors, normally a
+        spacy-transformers TransformerListener (wordpieces pooled per token).
+    nO (Optional[int]): number of tags; set by the component from its labels.
+    dropout (float): dropout on the token vectors before the output layer.
+    RETURNS (Model[List[Doc], List[Floats2d]]): tag probabilities per token.
+    """
+    output_layer = Softmax_v2(nO=nO, normalize_outputs=True)
+    head = with_array(chain(Dropout(dropout), output_layer))
+    model: Model[InT, OutT] = Model(
+        "biobert_token_classifier",
+        _forward,
+        init=_init,
+        layers=[tok2vec, head],
+        refs={"tok2vec": tok2vec, "output_layer": output_layer},
+        dims={"nO": nO},
+    )
+    return model
+
+
+def _init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:
+    tok2vec, head = model.layers
+    if model.has_dim("nO") and model.get_dim("nO"):
+        model.get_ref("output_layer").set_dim("nO", model.get_dim("nO"))
+    tok2vec.initialize(X=X)
+    if tok2vec.has_dim("nO") and tok2vec.get_dim("nO"):
+        model.get_ref("output_layer").set_dim("nI", tok2vec.get_dim("nO"))
+        head.initialize()
+    else:
+        vecs = tok2vec.predict(X) if X is not None else None
+        head.initialize(X=[v for v in vecs if len(v)] if vecs else None, Y=Y)
+
+
+def _forward(model: Model[InT, OutT], docs: InT, is_train: bool) -> Tuple[OutT, object]:
+    """Token vectors -> tag probabilities. Empty docs are kept out of the
+    output layer (their vectors can have width 0) and get a (0, nO) array."""
+    tok2vec, head = model.layers
+    vecs, bp_tok2vec = tok2vec(docs, is_train)
+    n_tags = model.get_ref("output_layer").get_dim("nO")
+    keep = [i for i, v in enumerate(vecs) if len(v)]
+    if keep:
+        probs, bp_head = head([vecs[i] for i in keep], is_train)
+    else:
+        probs, bp_head = [], None
+    outputs: OutT = [model.ops.alloc2f(0, n_tags) for _ in docs]
+    for i, p in zip(keep, probs):
+        outputs[i] = p
+
+    def backprop(d_outputs: OutT) -> object:
+        d_vecs = [model.ops.alloc2f(*v.shape) for v in vecs]
+        if bp_head is not None:
+            for i, d in zip(keep, bp_head([d_outputs[i] for i in keep])):
+                d_vecs[i] = d
+        return bp_tok2vec(d_vecs)
+
+    return outputs, backprop

