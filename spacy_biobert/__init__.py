@@ -1,8 +1,11 @@
 """spacy-biobert: BioBERT (Lee et al., Bioinformatics 2020) for spaCy."""
 
+from ._fork import install_fork_guard
 from .about import __version__
 from .extensions import ENT_CONFIDENCE_ATTR, install_extensions
 from .pipeline import BioBertNER, make_biobert_ner
+
+install_fork_guard()
 
 __all__ = [
     "__version__",

@@ -1,5 +1,7 @@
 """The standard spaCy battery for biobert_ner, on a tiny BERT built offline."""
 
+from contextlib import nullcontext
+
 import numpy
 import pytest
 import spacy
@@ -148,8 +150,10 @@ def test_ner_batch_mixing_empty_and_nonempty(trained_nlp):
 def test_ner_odd_unicode_every_token_predicted(trained_nlp, text):
     ner = trained_nlp.get_pipe("ner")
     doc = trained_nlp.make_doc(text)
-    for name, proc in trained_nlp.pipeline[:-1]:
-        doc = proc(doc)
+    long_token = any(len(t) > 500 for t in doc)
+    with pytest.warns(UserWarning, match="W002") if long_token else nullcontext():
+        for name, proc in trained_nlp.pipeline[:-1]:
+            doc = proc(doc)
     scores = ner.predict([doc])
     assert scores[0].shape == (len(doc), len(ner.tags))
     assert numpy.isfinite(scores[0]).all()
