@@ -1,0 +1,78 @@
+"""Base-model resolution (one variable), tokenizer casing, bounded windows."""
+
+from pathlib import Path
+
+import pytest
+import spacy
+
+from spacy_biobert.util import (
+    create_tokenizer_config,
+    embedded_model_path,
+    get_bounded_strided_spans,
+    infer_lowercase,
+    resolve_base_model,
+)
+
+
+def test_util_embedded_resolves_to_package_folder():
+    path = Path(resolve_base_model("embedded"))
+    assert path == embedded_model_path()
+    assert (path / "config.json").exists() and (path / "vocab.txt").exists()
+    assert "site-packages" in path.parts or path.exists()
+
+
+def test_util_local_folder_and_hub_names(tiny_bert, tmp_path):
+    assert resolve_base_model(str(tiny_bert)) == str(tiny_bert)
+    # hub names pass through unchanged (loaded by Hugging Face where there is internet)
+    for name in ("dmis-lab/biobert-base-cased-v1.1", "bert-base-cased"):
+        assert resolve_base_model(name) == name
+    with pytest.raises(ValueError, match="E006"):
+        resolve_base_model(str(tmp_path))  # a folder without config.json
+    with pytest.raises(ValueError, match="E005"):
+        resolve_base_model("not a / model name")
+
+
+def test_util_check_base_model_missing_fails_clearly(monkeypatch):
+    from spacy_biobert.util import check_base_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ValueError, match="E013"):
+        check_base_model("no-such-org/no-such-model-xyz")
+
+
+@pytest.mark.parametrize("cased", [True, False])
+def test_util_casing_follows_vocabulary(tmp_path, cased):
+    """BioBERT folders have a cased vocab and no tokenizer_config.json."""
+    from util import make_tiny_bert
+
+    path = make_tiny_bert(tmp_path / "m", cased=cased, extra_words=["Gene", "Protein", "Cancer"] if cased else [])
+    (path / "tokenizer_config.json").unlink()
+    assert infer_lowercase(str(path)) is (not cased)
+    assert create_tokenizer_config(str(path))["do_lower_case"] is (not cased)
+
+
+def test_util_casing_by_hub_name():
+    assert infer_lowercase("dmis-lab/biobert-base-cased-v1.1") is False
+    assert infer_lowercase("bert-base-uncased") is True
+    assert create_tokenizer_config("embedded")["do_lower_case"] is True
+
+
+@pytest.mark.parametrize("n_words,window,stride", [(1, 128, 96), (127, 128, 96), (129, 128, 96), (1000, 128, 96), (333, 10, 10)])
+def test_util_windows_cover_every_token(n_words, window, stride):
+    nlp = spacy.blank("en")
+    doc = nlp(" ".join(f"w{i}" for i in range(n_words)))
+    (spans,) = get_bounded_strided_spans([doc], window=window, stride=stride, max_chars=500)
+    covered = set()
+    for span in spans:
+        assert len(span) <= window
+        covered.update(range(span.start, span.end))
+    assert covered == set(range(len(doc)))
+    assert spans[0].start == 0 and spans[-1].end == len(doc)
+
+
+def test_util_windows_bounded_by_characters():
+    nlp = spacy.blank("en")
+    doc = nlp(" ".join(["abcdefghij"] * 300))
+    (spans,) = get_bounded_strided_spans([doc], window=128, stride=96, max_chars=100)
+    assert all(sum(len(t) for t in s) <= 100 for s in spans)
+    assert spans[-1].end == len(doc)
