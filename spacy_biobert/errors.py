@@ -50,4 +50,6 @@ class Errors(metaclass=ErrorsWithCodes):
     E013 = ("Base model '{name}' could not be loaded: {err}. With no internet, "
             "only 'embedded' and local folders work; set HF_HUB_OFFLINE=1 to fail "
             "fast, or download the model on a machine with internet first.")
+    E014 = ("batch_by_length needs size >= 1 and buffer >= 1, got size={size}, "
+            "buffer={buffer}.")
 # fmt: on
