@@ -228,3 +228,23 @@ def test_ner_viterbi_never_crosses_types():
         for prev, cur in zip(["O"] + path, path):
             if cur.startswith("I-"):
                 assert prev in ("B-" + cur[2:], "I-" + cur[2:])
+
+
+def test_ner_evaluate_cli_scores_in_file_order(trained_nlp, tmp_path):
+    """evaluate_ner sorts by length for speed; the scores must not change."""
+    from spacy_biobert.cli.evaluate import evaluate_ner, markdown_table
+    from spacy_biobert.readers import spans_to_iob
+
+    lines = []
+    for text, ents in TRAIN_DATA + TRAIN_DATA[::-1]:
+        words = text.split()
+        for word, tag in zip(words, spans_to_iob(len(words), ents)):
+            lines.append(f"{word}\t{tag}")
+        lines.append("")
+    path = tmp_path / "test.tsv"
+    path.write_text("\n".join(lines), encoding="utf8")
+    results = evaluate_ner(trained_nlp, path, batch_size=3, show_progress=False)
+    assert results["f1"] == pytest.approx(1.0)
+    assert results["n_sentences"] == 8 and results["n_gold_entities"] == 10
+    table = markdown_table(dict(results, dataset="toy", split="test", model="m", metric="seqeval"))
+    assert "| toy | 100.00 | 100.00 | 100.00 |" in table

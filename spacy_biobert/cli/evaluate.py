@@ -38,16 +38,19 @@ def evaluate_ner(
     RETURNS (Dict[str, Any]): precision, recall, f1, per_type and counts.
     """
     sentences = list(read_iob_sentences(path))
-    docs = (Doc(nlp.vocab, words=s.words) for s in sentences)
     gold_tags: List[List[str]] = [s.tags for s in sentences]
-    pred_tags: List[List[str]] = []
     n_words = sum(len(s.words) for s in sentences)
+    # Sentences go through the pipeline sorted by length (a batch is padded to
+    # its longest member), and their predictions are put back in file order.
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i].words))
+    docs = (Doc(nlp.vocab, words=sentences[i].words) for i in order)
+    pred_tags: List[List[str]] = [[] for _ in sentences]
     start = time.perf_counter()
-    for doc in tqdm(
+    for i, doc in zip(order, tqdm(
         nlp.pipe(docs, batch_size=batch_size), total=len(sentences),
         desc=f"Evaluating {path.name}", unit="sent", disable=not show_progress,
-    ):
-        pred_tags.append(spans_to_iob(len(doc), ((e.start, e.end, e.label_) for e in doc.ents)))
+    )):
+        pred_tags[i] = spans_to_iob(len(doc), ((e.start, e.end, e.label_) for e in doc.ents))
     seconds = time.perf_counter() - start
     scores = seqeval_prf(gold_tags, pred_tags, untyped=untyped)
     return {
