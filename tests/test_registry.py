@@ -17,6 +17,7 @@ ENTRY_POINTS = [
     ("spacy_misc", "spacy-biobert.tokenizer_config.v1", "misc"),
     ("spacy_callbacks", "spacy-biobert.check_base_model.v1", "callbacks"),
     ("spacy_batchers", "spacy-biobert.batch_by_length.v1", "batchers"),
+    ("thinc_schedules", "spacy-biobert.warmup_linear_epochs.v1", "schedules"),
 ]
 # fmt: on
 

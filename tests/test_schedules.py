@@ -1,0 +1,32 @@
+"""The learning-rate schedule that works its steps out from the training file."""
+
+from itertools import islice
+
+import pytest
+from spacy.util import registry
+
+
+def _iob(tmp_path, n_sentences):
+    path = tmp_path / "train.tsv"
+    path.write_text("".join(f"w{i}\tO\n\n" for i in range(n_sentences)), encoding="utf8")
+    return path
+
+
+def test_schedules_decay_to_zero_at_last_epoch(tmp_path):
+    make = registry.schedules.get("spacy-biobert.warmup_linear_epochs.v1")
+    # 50 sentences, batches of 16 -> 4 steps an epoch, 3 epochs -> 12 steps, 1 warm-up
+    rates = list(islice(make(1.0, _iob(tmp_path, 50), 3, 16, warmup_ratio=0.1), 14))
+    assert rates[0] == 0.0 and max(rates) == pytest.approx(1.0)
+    assert rates[11] > 0.0 and rates[12] == 0.0 and rates[13] == 0.0
+    assert all(a >= b for a, b in zip(rates[1:], rates[2:]))
+
+
+def test_schedules_limit_and_bad_settings(tmp_path):
+    make = registry.schedules.get("spacy-biobert.warmup_linear_epochs.v1")
+    rates = list(islice(make(1.0, _iob(tmp_path, 50), 1, 16, warmup_ratio=0.0, limit=16), 2))
+    assert rates == [1.0, 0.0]
+    with pytest.raises(ValueError, match="E015"):
+        make(1.0, _iob(tmp_path, 5), 0, 16)
+    unused = make(1.0, None, 2, 16)  # building an optimizer without a train file is fine
+    with pytest.raises(ValueError, match="E015"):
+        next(iter(unused))
