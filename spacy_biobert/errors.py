@@ -52,9 +52,8 @@ class Errors(metaclass=ErrorsWithCodes):
             "fast, or download the model on a machine with internet first.")
     E014 = ("batch_by_length needs size >= 1 and buffer >= 1, got size={size}, "
             "buffer={buffer}.")
-    E015 = ("spacy-biobert.warmup_linear_epochs.v1 needs a training file, "
-            "max_epochs >= 1, batch_size >= 1 and 0 <= warmup_ratio < 1; got "
-            "train_path={train_path}, max_epochs={max_epochs}, batch_size={batch_size}, "
-            "warmup_ratio={warmup_ratio}. Set [training] max_epochs (the schedule "
-            "decays to zero at the end of the last epoch).")
+    E015 = ("spacy-biobert.warmup_linear_epochs.v1 needs max_epochs >= 1, "
+            "batch_size >= 1 and 0 <= warmup_ratio < 1; got max_epochs={max_epochs}, "
+            "batch_size={batch_size}, warmup_ratio={warmup_ratio}. Set [training] "
+            "max_epochs: the schedule decays to zero at the end of the last epoch.")
 # fmt: on

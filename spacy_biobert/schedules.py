@@ -11,10 +11,10 @@ the training file's sentences (or documents) and works the steps out itself.
 
 import math
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Union
+from typing import Iterable, Optional, Union
 
 from spacy.util import registry
-from thinc.api import warmup_linear
+from thinc.api import constant, warmup_linear
 
 from .errors import Errors
 from .readers import read_iob_sentences
@@ -52,30 +52,27 @@ def create_warmup_linear_epochs(
     zero at the end of `max_epochs` epochs over `train_path`.
 
     initial_rate (float): the peak learning rate.
-    train_path (Optional[Path]): the IOB training file (${paths.train}).
+    train_path (Optional[Path]): the IOB training file (${paths.train}); None
+        (a pipeline trained in code) gives a constant rate.
     max_epochs (int): epochs of training (${training.max_epochs}).
     batch_size (int): sequences per batch (${training.batcher.size}).
     warmup_ratio (float): share of the steps spent warming up.
     group_documents (bool): ${corpora.train.group_documents}.
     limit (int): ${corpora.train.limit}.
     """
-    error = Errors.E015.format(
-        train_path=train_path, max_epochs=max_epochs, batch_size=batch_size,
-        warmup_ratio=warmup_ratio,
-    )
     if max_epochs < 1 or batch_size < 1 or not 0 <= warmup_ratio < 1:
-        raise ValueError(error)
+        raise ValueError(
+            Errors.E015.format(
+                max_epochs=max_epochs, batch_size=batch_size, warmup_ratio=warmup_ratio
+            )
+        )
     if train_path is None:
-        # nlp.initialize() builds the optimizer from [training] without a
-        # training file (e.g. a pipeline set up in code and trained with its
-        # own optimizer): fail only if this schedule is actually stepped.
-        return _fail_when_used(error)
+        # nlp.initialize() builds the optimizer from [training] even when a
+        # pipeline is set up and trained in code, with no training file:
+        # then the rate is constant at initial_rate.
+        return constant(initial_rate)
     total = max_epochs * count_train_batches(
         train_path, batch_size, group_documents=group_documents, limit=limit
     )
     return warmup_linear(initial_rate, int(warmup_ratio * total), total)
 
-
-def _fail_when_used(error: str) -> Iterator[float]:
-    raise ValueError(error)
-    yield 0.0  # pragma: no cover - makes this a generator
