@@ -23,7 +23,12 @@ def seqeval_prf(
     untyped (bool): score all entity types as one (the paper's setting).
     RETURNS (Dict[str, Any]): ents_p, ents_r, ents_f, ents_per_type, support.
     """
-    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+    from seqeval.metrics import (
+        classification_report,
+        f1_score,
+        precision_score,
+        recall_score,
+    )
 
     gold = [list(s) for s in gold]
     pred = [list(s) for s in pred]

@@ -152,7 +152,7 @@ def create_tokenizer_config(
         resolved = create_base_model_name(name)
         do_lower_case = infer_lowercase(resolved)
         if do_lower_case is None:
-            warnings.warn(Warnings.W001.format(name=name))
+            warnings.warn(Warnings.W001.format(name=name), stacklevel=2)
     if do_lower_case is not None:
         cfg["do_lower_case"] = do_lower_case
     return cfg
@@ -189,7 +189,8 @@ def get_bounded_strided_spans(
                     Warnings.W002.format(
                         i=start, text=doc[start].text[:20], n=lengths[start],
                         max_chars=max_chars,
-                    )
+                    ),
+                    stacklevel=2,
                 )
             doc_spans.append(doc[start:end])
             if end >= n:
