@@ -56,4 +56,9 @@ class Errors(metaclass=ErrorsWithCodes):
             "batch_size >= 1 and 0 <= warmup_ratio < 1; got max_epochs={max_epochs}, "
             "batch_size={batch_size}, warmup_ratio={warmup_ratio}. Set [training] "
             "max_epochs: the schedule decays to zero at the end of the last epoch.")
+    E016 = ("max_length={max_length} leaves no room for wordpieces between [CLS] "
+            "and [SEP]: use at least 3 (BERT: up to 512).")
+    E017 = ("{path}: no documents found. The pre-training corpus is plain text "
+            "with one document per block and blank lines between documents.")
+    E018 = ("Unknown precision '{precision}': use auto, fp32, fp16 or bf16.")
 # fmt: on

@@ -5,6 +5,7 @@ import typer
 from .assets import assets_command
 from .convert import convert_command
 from .evaluate import evaluate_command
+from .pretrain import pretrain_command
 
 app = typer.Typer(
     name="spacy-biobert",
@@ -15,5 +16,6 @@ app = typer.Typer(
 app.command("assets")(assets_command)
 app.command("convert")(convert_command)
 app.command("evaluate")(evaluate_command)
+app.command("pretrain")(pretrain_command)
 
 __all__ = ["app"]

@@ -1,0 +1,378 @@
+"""Continued masked-LM pre-training: what turns BERT into BioBERT.
+
+The paper keeps a general-domain BERT's weights and vocabulary and continues
+its masked-LM training on biomedical text. This module does that with the
+Hugging Face Trainer (so ``torchrun --nproc_per_node 8`` works unchanged):
+
+* The corpus is plain text, one document per block, blank lines between
+  documents (PubMed abstracts, PMC paragraphs). It goes through ``datasets``:
+  written to an on-disk Arrow cache once (memory-mapped, so corpora larger
+  than RAM work), tokenised once (cached), and packed document by document
+  into sequences of at most ``max_length`` wordpieces (``[CLS] ... [SEP]``,
+  never mixing two documents). A held-out share of the *documents* gives the
+  MLM loss and perplexity.
+* Masking as in BERT: 15% of the wordpieces, of which 80% become ``[MASK]``,
+  10% a random wordpiece, 10% stay; whole-word masking as an option.
+* A model without an MLM head (the embedded all-MiniLM-L6-v2 has none) gets a
+  fresh one, and the run says so.
+* Checkpoints every ``save_steps``; a run started again in the same output
+  folder resumes from the last one: same step count, data order and RNG
+  states (the Trainer restores them), nothing lost or repeated.
+* The result, ``<output>/model``, is a Hugging Face folder (weights +
+  tokenizer) that the NER configs take through the same base-model variable.
+"""
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+
+from .errors import Errors
+from .util import resolve_base_model
+
+logger = logging.getLogger("spacy_biobert.pretrain")
+
+MODEL_DIR = "model"
+RESULTS_FILE = "pretrain_results.json"
+
+
+@dataclass
+class PretrainSettings:
+    """Everything that defines a pre-training run (written next to the results)."""
+
+    base_model: str = "embedded"
+    max_length: int = 128
+    batch_size: int = 32
+    gradient_accumulation_steps: int = 1
+    max_steps: int = 1000
+    learning_rate: float = 5e-5
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.01
+    mlm_probability: float = 0.15
+    whole_word_masking: bool = False
+    eval_ratio: float = 0.01
+    save_steps: int = 200
+    eval_steps: int = 200
+    logging_steps: int = 20
+    save_total_limit: int = 2
+    seed: int = 0
+    precision: str = "auto"  # auto | fp32 | fp16 | bf16
+    num_proc: int = 1
+
+
+def read_documents(path: Union[str, Path]) -> Iterator[str]:
+    """Yield the documents of a plain-text corpus: blocks of non-empty lines
+    separated by blank lines; a block's lines are joined with newlines.
+
+    path (Union[str, Path]): the corpus file (UTF-8).
+    YIELDS (str): one document.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(Errors.E004.format(path=path))
+    lines: List[str] = []
+    with path.open(encoding="utf8", errors="strict") as f:
+        for raw in f:
+            line = raw.strip()
+            if line:
+                lines.append(line)
+            elif lines:
+                yield "\n".join(lines)
+                lines = []
+    if lines:
+        yield "\n".join(lines)
+
+
+def _documents_gen(path: str) -> Iterator[Dict[str, str]]:
+    for doc in read_documents(path):
+        yield {"text": doc}
+
+
+def pack_documents(
+    batch: Dict[str, List[List[int]]], *, max_length: int, cls_id: int, sep_id: int
+) -> Dict[str, List[List[int]]]:
+    """Cut each document's wordpieces into sequences of at most max_length,
+    each framed by [CLS] ... [SEP]; a sequence never spans two documents.
+
+    batch (Dict[str, List[List[int]]]): {"input_ids": wordpiece ids per document}.
+    RETURNS (Dict[str, List[List[int]]]): {"input_ids": one list per sequence}.
+    """
+    body = max_length - 2
+    if body < 1:
+        raise ValueError(Errors.E016.format(max_length=max_length))
+    out: List[List[int]] = []
+    for ids in batch["input_ids"]:
+        for start in range(0, len(ids), body):
+            out.append([cls_id] + list(ids[start : start + body]) + [sep_id])
+    return {"input_ids": out}
+
+
+def build_datasets(
+    corpus: Union[str, Path],
+    tokenizer: Any,
+    settings: PretrainSettings,
+    cache_dir: Union[str, Path],
+) -> Dict[str, Any]:
+    """Tokenise and pack the corpus once (cached in cache_dir), and hold out
+    settings.eval_ratio of the documents.
+
+    RETURNS (Dict[str, datasets.Dataset]): "train" and, if eval_ratio > 0, "eval".
+    """
+    import datasets
+
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    docs = datasets.Dataset.from_generator(
+        _documents_gen, gen_kwargs={"path": str(Path(corpus).resolve())}, cache_dir=str(cache_dir)
+    )
+    if len(docs) == 0:
+        raise ValueError(Errors.E017.format(path=corpus))
+    splits: Dict[str, Any] = {"train": docs}
+    if settings.eval_ratio > 0 and len(docs) > 1:
+        parts = docs.train_test_split(test_size=settings.eval_ratio, seed=settings.seed, shuffle=True)
+        splits = {"train": parts["train"], "eval": parts["test"]}
+
+    def tokenize(batch: Dict[str, List[str]]) -> Dict[str, Any]:
+        return tokenizer(batch["text"], add_special_tokens=False, return_attention_mask=False,
+                         return_token_type_ids=False, verbose=False)
+
+    packed = {}
+    for name, ds in splits.items():
+        ds = ds.map(tokenize, batched=True, remove_columns=["text"], num_proc=settings.num_proc,
+                    desc=f"Tokenising {name}")
+        ds = ds.map(
+            pack_documents, batched=True, remove_columns=ds.column_names, num_proc=settings.num_proc,
+            fn_kwargs={"max_length": settings.max_length, "cls_id": tokenizer.cls_token_id,
+                       "sep_id": tokenizer.sep_token_id},
+            desc=f"Packing {name}",
+        )
+        packed[name] = ds
+    return packed
+
+
+def load_mlm_model(name: str) -> Any:
+    """A masked-LM model from a base model; a missing MLM head is created
+    fresh (and logged), since the paper's recipe needs one.
+
+    name (str): a folder or hub name (already resolved).
+    RETURNS (transformers.PreTrainedModel): the model.
+    """
+    from transformers import AutoModelForMaskedLM
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # we report the missing head ourselves
+    try:
+        model, info = AutoModelForMaskedLM.from_pretrained(name, output_loading_info=True)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    fresh = [k for k in info.get("missing_keys", []) if "cls." in k or "lm_head" in k or "predictions" in k]
+    model.config.spacy_biobert_fresh_mlm_head = bool(fresh)
+    if fresh:
+        logger.warning(
+            "The base model has no MLM head: created one fresh (%d weights), as "
+            "continued pre-training needs one.", len(fresh)
+        )
+    return model
+
+
+class SeededMasking:
+    """Mask each batch with random numbers drawn from a generator seeded by
+    the run's seed and the batch's own wordpieces, leaving the global RNGs
+    untouched.
+
+    Why: the Trainer's data loader collates one batch ahead, so with plain
+    global-RNG masking a checkpoint stores an RNG state that has already masked
+    the next batch, and a resumed run masks that batch differently. Seeded by
+    content, the masks of a resumed run are exactly those of an uninterrupted
+    one, and the global RNG (dropout) is restored exactly from the checkpoint.
+    A batch seen again in a later epoch is a different mix of sequences, so it
+    gets different masks, as in dynamic masking.
+    """
+
+    def __init__(self, collator: Any, seed: int) -> None:
+        self.collator = collator
+        self.seed = seed
+
+    def __call__(self, examples: List[Dict[str, Any]]) -> Dict[str, Any]:
+        import hashlib
+        import random
+
+        import numpy
+        import torch
+
+        digest = hashlib.sha256(str(self.seed).encode("utf8"))
+        for example in examples:
+            digest.update(numpy.asarray(example["input_ids"], dtype=numpy.int64).tobytes())
+        batch_seed = int.from_bytes(digest.digest()[:8], "little") & ((1 << 63) - 1)
+        py_state = random.getstate()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(batch_seed)
+                random.seed(batch_seed)  # whole-word masking draws from `random`
+                return self.collator(examples)
+        finally:
+            random.setstate(py_state)
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _precision_flags(precision: str) -> Dict[str, bool]:
+    import torch
+
+    if precision == "auto":
+        if torch.cuda.is_available():
+            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        else:
+            precision = "fp32"
+    if precision not in ("fp32", "fp16", "bf16"):
+        raise ValueError(Errors.E018.format(precision=precision))
+    return {"fp16": precision == "fp16", "bf16": precision == "bf16"}
+
+
+def run_pretraining(
+    corpus: Union[str, Path],
+    output_dir: Union[str, Path],
+    settings: PretrainSettings,
+    *,
+    callbacks: Sequence[Any] = (),
+) -> Dict[str, Any]:
+    """Continued MLM pre-training; resumes from the last checkpoint in
+    output_dir if there is one.
+
+    corpus (Union[str, Path]): plain-text corpus (see read_documents).
+    output_dir (Union[str, Path]): checkpoints, the final model in
+        output_dir/model, results in output_dir/pretrain_results.json.
+    settings (PretrainSettings): the run's settings.
+    callbacks (Sequence[transformers.TrainerCallback]): extra Trainer callbacks.
+    RETURNS (Dict[str, Any]): the results (also written as JSON).
+    """
+    from transformers import (
+        AutoTokenizer,
+        DataCollatorForLanguageModeling,
+        DataCollatorForWholeWordMask,
+        Trainer,
+        TrainingArguments,
+        set_seed,
+    )
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from .util import create_tokenizer_config
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    name = resolve_base_model(settings.base_model)
+    tok_cfg = create_tokenizer_config(settings.base_model)
+    tokenizer = AutoTokenizer.from_pretrained(name, **tok_cfg)
+    data = build_datasets(corpus, tokenizer, settings, output_dir / "cache")
+    set_seed(settings.seed)  # the fresh MLM head is drawn before the Trainer seeds
+    model = load_mlm_model(name)
+    collator_cls = DataCollatorForWholeWordMask if settings.whole_word_masking else DataCollatorForLanguageModeling
+    collator = SeededMasking(
+        collator_cls(tokenizer=tokenizer, mlm_probability=settings.mlm_probability), settings.seed
+    )
+    has_eval = "eval" in data
+    args = TrainingArguments(
+        output_dir=str(output_dir),
+        max_steps=settings.max_steps,
+        per_device_train_batch_size=settings.batch_size,
+        per_device_eval_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        learning_rate=settings.learning_rate,
+        warmup_ratio=settings.warmup_ratio,
+        weight_decay=settings.weight_decay,
+        lr_scheduler_type="linear",
+        save_strategy="steps",
+        save_steps=settings.save_steps,
+        save_total_limit=settings.save_total_limit,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=settings.eval_steps if has_eval else None,
+        logging_steps=settings.logging_steps,
+        seed=settings.seed,
+        data_seed=settings.seed,
+        report_to=[],
+        dataloader_num_workers=0,
+        dataloader_pin_memory=_has_cuda(),
+        **_precision_flags(settings.precision),
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=data["train"],
+        eval_dataset=data.get("eval"),
+        data_collator=collator,
+        callbacks=list(callbacks),
+    )
+    last = get_last_checkpoint(str(output_dir))
+    if last:
+        logger.warning("Resuming from %s", last)
+    train_out = trainer.train(resume_from_checkpoint=last)
+    results: Dict[str, Any] = {
+        "settings": asdict(settings),
+        "resolved_base_model": name,
+        "fresh_mlm_head": bool(getattr(model.config, "spacy_biobert_fresh_mlm_head", False)),
+        "resumed_from": Path(last).name if last else None,
+        "train_sequences": len(data["train"]),
+        "global_step": trainer.state.global_step,
+        "train_runtime_s": train_out.metrics.get("train_runtime"),
+        "train_loss": train_out.metrics.get("train_loss"),
+    }
+    if has_eval:
+        loss, n_masked = heldout_mlm_loss(trainer)
+        results["eval_sequences"] = len(data["eval"])
+        results["eval_masked_tokens"] = n_masked
+        results["eval_loss"] = loss if n_masked else None
+        results["eval_perplexity"] = math.exp(min(loss, 50.0)) if n_masked else None
+    model_dir = output_dir / MODEL_DIR
+    trainer.save_model(str(model_dir))
+    tokenizer.save_pretrained(str(model_dir))
+    if trainer.is_world_process_zero():
+        (output_dir / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
+    return results
+
+
+def heldout_mlm_loss(trainer: Any) -> "tuple[float, int]":
+    """MLM loss over the held-out set, averaged over its masked tokens (not over
+    batches: a small batch may have no masked token and a NaN mean).
+
+    RETURNS (Tuple[float, int]): the loss and the number of masked tokens.
+    """
+    import torch
+
+    model = trainer.model
+    model.eval()
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for batch in trainer.get_eval_dataloader():
+            batch = {k: v.to(model.device) for k, v in batch.items()}
+            n = int((batch["labels"] != -100).sum())
+            if n:
+                total += float(model(**batch).loss) * n
+                count += n
+    return (total / count if count else float("nan")), count
+
+
+def results_table(results: Dict[str, Any]) -> str:
+    """A markdown table of a run's results."""
+    s = results["settings"]
+    rows = [
+        ("base model", s["base_model"]), ("MLM head created fresh", results["fresh_mlm_head"]),
+        ("steps", results["global_step"]), ("resumed from", results["resumed_from"] or "-"),
+        ("sequences (train / held out)", f"{results['train_sequences']} / {results.get('eval_sequences', 0)}"),
+        ("max length / batch", f"{s['max_length']} / {s['batch_size']}"),
+        ("train loss", _fmt(results.get("train_loss"))),
+        ("held-out MLM loss", _fmt(results.get("eval_loss"))),
+        ("held-out perplexity", _fmt(results.get("eval_perplexity"))),
+        ("train time (s)", _fmt(results.get("train_runtime_s"))),
+    ]
+    return "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows) + "\n"
+
+
+def _fmt(x: Optional[float]) -> str:
+    return "-" if x is None else f"{x:.4g}"

@@ -1,0 +1,127 @@
+"""Continued MLM pre-training on a tiny BERT: corpus handling, a fresh MLM
+head, and a run killed with SIGKILL that resumes with nothing lost or repeated."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from spacy_biobert.pretrain import pack_documents, read_documents
+
+
+def test_pretrain_read_documents(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("Title one\nbody one\n\n\n  \nTitle two\r\n\nthree\n", encoding="utf8")
+    assert list(read_documents(path)) == ["Title one\nbody one", "Title two", "three"]
+    with pytest.raises(FileNotFoundError, match="E004"):
+        list(read_documents(tmp_path / "missing.txt"))
+
+
+def test_pretrain_pack_documents_never_mixes_documents():
+    batch = {"input_ids": [[1, 2, 3, 4, 5], [6], []]}
+    out = pack_documents(batch, max_length=5, cls_id=101, sep_id=102)
+    assert out["input_ids"] == [[101, 1, 2, 3, 102], [101, 4, 5, 102], [101, 6, 102]]
+    with pytest.raises(ValueError, match="E016"):
+        pack_documents(batch, max_length=2, cls_id=101, sep_id=102)
+
+
+def _corpus(path: Path) -> Path:
+    from util import TINY_WORDS
+
+    words = list(TINY_WORDS)
+    docs = []
+    for i in range(60):
+        sent = " ".join(words[(i * 7 + j * 3) % len(words)] for j in range(12 + i % 9))
+        docs.append(f"{sent} .\n{sent[::-1][:40]} .")
+    path.write_text("\n\n".join(docs) + "\n", encoding="utf8")
+    return path
+
+
+DRIVER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from transformers import TrainerCallback
+    from spacy_biobert.pretrain import PretrainSettings, run_pretraining
+
+    corpus, out, base, kill_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+    class KillAfterSave(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.global_step == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    settings = PretrainSettings(base_model=base, max_length=16, batch_size=4, max_steps=6,
+                                save_steps=2, eval_steps=3, logging_steps=1, eval_ratio=0.1,
+                                learning_rate=1e-3, warmup_ratio=0.0, seed=0)
+    run_pretraining(corpus, out, settings, callbacks=[KillAfterSave()] if kill_at else [])
+    """
+)
+
+
+def _run(driver: Path, corpus: Path, out: Path, base: Path, kill_at: int) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(driver), str(corpus), str(out), str(base), str(kill_at)],
+        capture_output=True, text=True, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
+                                             "HF_HUB_OFFLINE": "1"},
+    )
+
+
+def _state(out: Path):
+    import torch
+    from safetensors.torch import load_file
+
+    weights = load_file(str(out / "model" / "model.safetensors"))
+    results = json.loads((out / "pretrain_results.json").read_text())
+    history = json.loads(sorted(out.glob("checkpoint-*/trainer_state.json"))[-1].read_text())["log_history"]
+    losses = {h["step"]: h["loss"] for h in history if "loss" in h}
+    return {k: v.to(torch.float64) for k, v in weights.items()}, results, losses
+
+
+def test_pretrain_kill_and_resume_loses_and_repeats_nothing(tiny_bert, tmp_path):
+    import torch
+
+    corpus = _corpus(tmp_path / "corpus.txt")
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER, encoding="utf8")
+
+    straight = _run(driver, corpus, tmp_path / "straight", tiny_bert, 0)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    assert "no MLM head" in straight.stderr
+
+    killed = _run(driver, corpus, tmp_path / "resumed", tiny_bert, 4)
+    assert killed.returncode == -9  # really SIGKILLed, after checkpoint-4 was written
+    assert (tmp_path / "resumed" / "checkpoint-4").exists()
+    assert not (tmp_path / "resumed" / "model").exists()
+    resumed = _run(driver, corpus, tmp_path / "resumed", tiny_bert, 0)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    w1, r1, l1 = _state(tmp_path / "straight")
+    w2, r2, l2 = _state(tmp_path / "resumed")
+    assert r1["global_step"] == r2["global_step"] == 6
+    assert r2["resumed_from"] == "checkpoint-4" and r1["resumed_from"] is None
+    assert r1["fresh_mlm_head"] and r2["fresh_mlm_head"]
+    assert sorted(l1) == sorted(l2) == [1, 2, 3, 4, 5, 6]  # no step lost or repeated
+    assert l1 == pytest.approx(l2, rel=1e-5)  # same data order and masking after resume
+    assert w1.keys() == w2.keys()
+    for k in w1:
+        assert torch.allclose(w1[k], w2[k], atol=1e-5), k
+    assert r1["eval_perplexity"] == pytest.approx(r2["eval_perplexity"], rel=1e-5)
+
+
+def test_pretrain_output_is_a_base_model_for_ner(tiny_bert, tmp_path):
+    """The pre-trained folder goes into the NER config through the same variable."""
+    from util import make_examples, make_ner_nlp
+
+    from spacy_biobert.pretrain import PretrainSettings, run_pretraining
+
+    corpus = _corpus(tmp_path / "corpus.txt")
+    settings = PretrainSettings(base_model=str(tiny_bert), max_length=16, batch_size=4,
+                                max_steps=2, save_steps=2, eval_ratio=0.0, whole_word_masking=True)
+    results = run_pretraining(corpus, tmp_path / "out", settings)
+    assert results["global_step"] == 2 and "eval_loss" not in results
+    nlp = make_ner_nlp(tmp_path / "out" / "model")
+    nlp.initialize(lambda: make_examples(nlp))
+    assert nlp("patients with breast cancer") is not None
