@@ -227,7 +227,7 @@ def _precision_flags(precision: str) -> Dict[str, bool]:
     import torch
 
     if precision == "auto":
-        if torch.cuda.is_available():
+        if _has_cuda():
             precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         else:
             precision = "fp32"
