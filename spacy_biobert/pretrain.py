@@ -2,7 +2,8 @@
 
 The paper keeps a general-domain BERT's weights and vocabulary and continues
 its masked-LM training on biomedical text. This module does that with the
-Hugging Face Trainer (so ``torchrun --nproc_per_node 8`` works unchanged):
+Hugging Face Trainer (what ``torchrun`` drives on several GPUs; that path is
+not tested here, where there is no GPU):
 
 * The corpus is plain text, one document per block, blank lines between
   documents (PubMed abstracts, PMC paragraphs). It goes through ``datasets``:
@@ -17,7 +18,8 @@ Hugging Face Trainer (so ``torchrun --nproc_per_node 8`` works unchanged):
   fresh one, and the run says so.
 * Checkpoints every ``save_steps``; a run started again in the same output
   folder resumes from the last one: same step count, data order and RNG
-  states (the Trainer restores them), nothing lost or repeated.
+  states (the Trainer restores them; masks are seeded by batch content, see
+  SeededMasking), nothing lost or repeated.
 * The result, ``<output>/model``, is a Hugging Face folder (weights +
   tokenizer) that the NER configs take through the same base-model variable.
 """
@@ -27,7 +29,7 @@ import logging
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .errors import Errors
 from .util import resolve_base_model
@@ -152,12 +154,13 @@ def build_datasets(
     return packed
 
 
-def load_mlm_model(name: str) -> Any:
+def load_mlm_model(name: str) -> Tuple[Any, bool]:
     """A masked-LM model from a base model; a missing MLM head is created
     fresh (and logged), since the paper's recipe needs one.
 
     name (str): a folder or hub name (already resolved).
-    RETURNS (transformers.PreTrainedModel): the model.
+    RETURNS (Tuple[transformers.PreTrainedModel, bool]): the model, and
+        whether its MLM head was created fresh.
     """
     from transformers import AutoModelForMaskedLM
     from transformers.utils import logging as hf_logging
@@ -169,13 +172,12 @@ def load_mlm_model(name: str) -> Any:
     finally:
         hf_logging.set_verbosity(verbosity)
     fresh = [k for k in info.get("missing_keys", []) if "cls." in k or "lm_head" in k or "predictions" in k]
-    model.config.spacy_biobert_fresh_mlm_head = bool(fresh)
     if fresh:
         logger.warning(
             "The base model has no MLM head: created one fresh (%d weights), as "
             "continued pre-training needs one.", len(fresh)
         )
-    return model
+    return model, bool(fresh)
 
 
 class SeededMasking:
@@ -272,7 +274,7 @@ def run_pretraining(
     tokenizer = AutoTokenizer.from_pretrained(name, **tok_cfg)
     data = build_datasets(corpus, tokenizer, settings, output_dir / "cache")
     set_seed(settings.seed)  # the fresh MLM head is drawn before the Trainer seeds
-    model = load_mlm_model(name)
+    model, fresh_head = load_mlm_model(name)
     collator_cls = DataCollatorForWholeWordMask if settings.whole_word_masking else DataCollatorForLanguageModeling
     collator = SeededMasking(
         collator_cls(tokenizer=tokenizer, mlm_probability=settings.mlm_probability), settings.seed
@@ -316,7 +318,7 @@ def run_pretraining(
     results: Dict[str, Any] = {
         "settings": asdict(settings),
         "resolved_base_model": name,
-        "fresh_mlm_head": bool(getattr(model.config, "spacy_biobert_fresh_mlm_head", False)),
+        "fresh_mlm_head": fresh_head,
         "resumed_from": Path(last).name if last else None,
         "train_sequences": len(data["train"]),
         "global_step": trainer.state.global_step,
@@ -327,8 +329,8 @@ def run_pretraining(
         loss, n_masked = heldout_mlm_loss(trainer)
         results["eval_sequences"] = len(data["eval"])
         results["eval_masked_tokens"] = n_masked
-        results["eval_loss"] = loss if n_masked else None
-        results["eval_perplexity"] = math.exp(min(loss, 50.0)) if n_masked else None
+        results["eval_loss"] = loss
+        results["eval_perplexity"] = None if loss is None else math.exp(min(loss, 50.0))
     model_dir = output_dir / MODEL_DIR
     trainer.save_model(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))
@@ -337,11 +339,12 @@ def run_pretraining(
     return results
 
 
-def heldout_mlm_loss(trainer: Any) -> "tuple[float, int]":
+def heldout_mlm_loss(trainer: Any) -> Tuple[Optional[float], int]:
     """MLM loss over the held-out set, averaged over its masked tokens (not over
     batches: a small batch may have no masked token and a NaN mean).
 
-    RETURNS (Tuple[float, int]): the loss and the number of masked tokens.
+    RETURNS (Tuple[Optional[float], int]): the loss (None if nothing was
+        masked) and the number of masked tokens.
     """
     import torch
 
@@ -355,7 +358,7 @@ def heldout_mlm_loss(trainer: Any) -> "tuple[float, int]":
             if n:
                 total += float(model(**batch).loss) * n
                 count += n
-    return (total / count if count else float("nan")), count
+    return (total / count if count else None), count
 
 
 def results_table(results: Dict[str, Any]) -> str:

@@ -31,8 +31,11 @@ def count_train_batches(
     limit (int): the reader's limit (0 = all).
     RETURNS (int): the number of batches.
     """
-    sentences = list(read_iob_sentences(path))
-    n = len({s.doc_index for s in sentences}) if group_documents else len(sentences)
+    sentences = read_iob_sentences(path)
+    if group_documents:
+        n = len({s.doc_index for s in sentences})
+    else:
+        n = sum(1 for _ in sentences)
     if limit:
         n = min(n, limit)
     return max(1, math.ceil(n / batch_size))
