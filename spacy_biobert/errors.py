@@ -52,13 +52,19 @@ class Errors(metaclass=ErrorsWithCodes):
             "fast, or download the model on a machine with internet first.")
     E014 = ("batch_by_length needs size >= 1 and buffer >= 1, got size={size}, "
             "buffer={buffer}.")
-    E015 = ("spacy-biobert.warmup_linear_epochs.v1 needs max_epochs >= 1, "
-            "batch_size >= 1 and 0 <= warmup_ratio < 1; got max_epochs={max_epochs}, "
+    E015 = ("spacy-biobert.warmup_linear_epochs.v1 needs max_epochs >= 1 (or "
+            "max_epochs = 0 with max_steps >= 1), batch_size >= 1 and "
+            "0 <= warmup_ratio < 1; got max_epochs={max_epochs}, "
             "batch_size={batch_size}, warmup_ratio={warmup_ratio}. Set [training] "
-            "max_epochs: the schedule decays to zero at the end of the last epoch.")
+            "max_epochs or max_steps: the schedule decays to zero at the end.")
     E016 = ("max_length={max_length} leaves no room for wordpieces between [CLS] "
             "and [SEP]: use at least 3 (BERT: up to 512).")
     E017 = ("{path}: no documents found. The pre-training corpus is plain text "
             "with one document per block and blank lines between documents.")
     E018 = ("Unknown precision '{precision}': use auto, fp32, fp16 or bf16.")
+    E019 = ("Bad start point '{spec}': give LABEL=MODEL (MODEL: 'embedded', a hub "
+            "name or a model folder), e.g. bert=embedded.")
+    E020 = ("Start point label '{label}' is given twice: each start needs its own label.")
+    E021 = ("A run of the experiment failed (exit code {code}) in `{cmd}`; its output "
+            "is in {log}. Start the experiment again to retry it (finished runs are kept).")
 # fmt: on

@@ -15,7 +15,12 @@ not tested here, where there is no GPU):
 * Masking as in BERT: 15% of the wordpieces, of which 80% become ``[MASK]``,
   10% a random wordpiece, 10% stay; whole-word masking as an option.
 * A model without an MLM head (the embedded all-MiniLM-L6-v2 has none) gets a
-  fresh one, and the run says so.
+  fresh one, and the run says so. ``head_warmup_steps`` trains that head alone
+  (encoder and embeddings frozen) before the encoder joins in, so a random head
+  does not send random gradients into the pre-trained encoder.
+* For BERT, the MLM prediction head runs only at the masked positions (15%)
+  instead of at every position: the vocabulary projection is most of a dense
+  head's cost, and the loss is the same (the benchmark measures the gain).
 * Checkpoints every ``save_steps``; a run started again in the same output
   folder resumes from the last one: same step count, data order and RNG
   states (the Trainer restores them; masks are seeded by batch content, see
@@ -62,6 +67,8 @@ class PretrainSettings:
     seed: int = 0
     precision: str = "auto"  # auto | fp32 | fp16 | bf16
     num_proc: int = 1
+    head_warmup_steps: int = 0
+    sparse_mlm_head: bool = True
 
 
 def read_documents(path: Union[str, Path]) -> Iterator[str]:
@@ -180,6 +187,80 @@ def load_mlm_model(name: str) -> Tuple[Any, bool]:
     return model, bool(fresh)
 
 
+def use_sparse_mlm_head(model: Any) -> bool:
+    """Make a BertForMaskedLM compute its training loss at masked positions
+    only (same loss, less work). Other model types are left as they are.
+
+    RETURNS (bool): whether the model was switched.
+    """
+    from transformers import BertForMaskedLM
+
+    if type(model) is BertForMaskedLM:
+        model.__class__ = _sparse_bert_mlm_class()
+        return True
+    return False
+
+
+def _head_only_parameters(model: Any) -> Tuple[List[Any], List[Any]]:
+    """Split parameters into (frozen during head warm-up, trained throughout).
+    Everything of the base model (encoder and embeddings; the output
+    projection is tied to the word embeddings) is frozen; the head's own
+    transform and bias train."""
+    base = getattr(model, model.base_model_prefix)
+    base_ids = {id(p) for p in base.parameters()}
+    frozen = [p for p in model.parameters() if id(p) in base_ids]
+    head = [p for p in model.parameters() if id(p) not in base_ids]
+    return frozen, head
+
+
+def _sparse_bert_mlm_class() -> Any:
+    from transformers import BertForMaskedLM
+    from transformers.modeling_outputs import MaskedLMOutput
+
+    class SparseBertForMaskedLM(BertForMaskedLM):
+        """BertForMaskedLM whose training loss runs the prediction head (and
+        its vocabulary-sized projection) only at the masked positions. The
+        loss equals BertForMaskedLM's (mean cross-entropy over masked tokens);
+        in eval mode, or without labels, it is BertForMaskedLM unchanged.
+        Counts the real (non-padding) tokens it trains on in ``tokens_seen``.
+        """
+
+        tokens_seen = 0
+
+        def forward(self, input_ids=None, attention_mask=None, token_type_ids=None,
+                    position_ids=None, head_mask=None, inputs_embeds=None,
+                    encoder_hidden_states=None, encoder_attention_mask=None, labels=None,
+                    output_attentions=None, output_hidden_states=None, return_dict=None):
+            if labels is None or not self.training or output_attentions or output_hidden_states:
+                return super().forward(
+                    input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                    position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds,
+                    encoder_hidden_states=encoder_hidden_states,
+                    encoder_attention_mask=encoder_attention_mask, labels=labels,
+                    output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                    return_dict=return_dict,
+                )
+            import torch.nn.functional as F
+
+            if attention_mask is not None:
+                self.tokens_seen += int(attention_mask.sum())
+            elif input_ids is not None:
+                self.tokens_seen += input_ids.numel()
+            hidden = self.bert(
+                input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds,
+            )[0]
+            selected = labels != -100
+            if not bool(selected.any()):
+                loss = hidden.sum() * 0.0  # no masked token: zero loss, graph kept
+            else:
+                logits = self.cls(hidden[selected])
+                loss = F.cross_entropy(logits.float(), labels[selected])
+            return MaskedLMOutput(loss=loss, logits=None)
+
+    return SparseBertForMaskedLM
+
+
 class SeededMasking:
     """Mask each batch with random numbers drawn from a generator seeded by
     the run's seed and the batch's own wordpieces, leaving the global RNGs
@@ -217,6 +298,44 @@ class SeededMasking:
                 return self.collator(examples)
         finally:
             random.setstate(py_state)
+
+
+def _trainer_class() -> Any:
+    from transformers import Trainer, TrainerCallback
+
+    class PretrainTrainer(Trainer):
+        """The HF Trainer, logging tokens/s (real tokens, padding excluded)."""
+
+        _last_log: Optional[Tuple[float, int]] = None
+
+        def log(self, logs: Dict[str, float], start_time: Optional[float] = None) -> None:
+            import time
+
+            seen = getattr(self.model, "tokens_seen", None)
+            if seen is not None and "loss" in logs:
+                now = time.perf_counter()
+                if self._last_log is not None and now > self._last_log[0]:
+                    logs["tokens_per_s"] = round((seen - self._last_log[1]) / (now - self._last_log[0]), 1)
+                self._last_log = (now, seen)
+            super().log(logs, start_time)
+
+    class HeadWarmup(TrainerCallback):
+        """Freeze the base model for the first `steps` optimizer steps; decided
+        by the global step, so a resumed run freezes exactly the same steps."""
+
+        def __init__(self, model: Any, steps: int) -> None:
+            self.frozen, _ = _head_only_parameters(model)
+            self.steps = steps
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            train_base = state.global_step >= self.steps
+            if self.frozen and self.frozen[0].requires_grad != train_base:
+                for p in self.frozen:
+                    p.requires_grad_(train_base)
+                if train_base:
+                    logger.warning("Head warm-up done at step %d: the encoder trains too.", state.global_step)
+
+    return PretrainTrainer, HeadWarmup
 
 
 def _has_cuda() -> bool:
@@ -259,7 +378,6 @@ def run_pretraining(
         AutoTokenizer,
         DataCollatorForLanguageModeling,
         DataCollatorForWholeWordMask,
-        Trainer,
         TrainingArguments,
         set_seed,
     )
@@ -275,6 +393,7 @@ def run_pretraining(
     data = build_datasets(corpus, tokenizer, settings, output_dir / "cache")
     set_seed(settings.seed)  # the fresh MLM head is drawn before the Trainer seeds
     model, fresh_head = load_mlm_model(name)
+    sparse = settings.sparse_mlm_head and use_sparse_mlm_head(model)
     collator_cls = DataCollatorForWholeWordMask if settings.whole_word_masking else DataCollatorForLanguageModeling
     collator = SeededMasking(
         collator_cls(tokenizer=tokenizer, mlm_probability=settings.mlm_probability), settings.seed
@@ -292,10 +411,11 @@ def run_pretraining(
         lr_scheduler_type="linear",
         save_strategy="steps",
         save_steps=settings.save_steps,
-        save_total_limit=settings.save_total_limit,
+        save_total_limit=settings.save_total_limit or None,
         eval_strategy="steps" if has_eval else "no",
         eval_steps=settings.eval_steps if has_eval else None,
         logging_steps=settings.logging_steps,
+        prediction_loss_only=True,  # never gather vocabulary-sized logits
         seed=settings.seed,
         data_seed=settings.seed,
         report_to=[],
@@ -303,13 +423,16 @@ def run_pretraining(
         dataloader_pin_memory=_has_cuda(),
         **_precision_flags(settings.precision),
     )
-    trainer = Trainer(
+    trainer_cls, head_warmup_cls = _trainer_class()
+    extra = [head_warmup_cls(model, settings.head_warmup_steps)] if settings.head_warmup_steps > 0 else []
+    trainer = trainer_cls(
         model=model,
         args=args,
         train_dataset=data["train"],
         eval_dataset=data.get("eval"),
         data_collator=collator,
-        callbacks=list(callbacks),
+        processing_class=tokenizer,  # every checkpoint is a complete model folder
+        callbacks=extra + list(callbacks),
     )
     last = get_last_checkpoint(str(output_dir))
     if last:
@@ -319,6 +442,7 @@ def run_pretraining(
         "settings": asdict(settings),
         "resolved_base_model": name,
         "fresh_mlm_head": fresh_head,
+        "sparse_mlm_head": sparse,
         "resumed_from": Path(last).name if last else None,
         "train_sequences": len(data["train"]),
         "global_step": trainer.state.global_step,
@@ -334,9 +458,19 @@ def run_pretraining(
     model_dir = output_dir / MODEL_DIR
     trainer.save_model(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))
+    if sparse and trainer.is_world_process_zero():
+        _restore_architecture_name(model_dir / "config.json", "BertForMaskedLM")
     if trainer.is_world_process_zero():
         (output_dir / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
     return results
+
+
+def _restore_architecture_name(config_path: Path, name: str) -> None:
+    """The saved config names the class that saved it; the folder holds a
+    plain BertForMaskedLM, so say so."""
+    config = json.loads(config_path.read_text(encoding="utf8"))
+    config["architectures"] = [name]
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf8")
 
 
 def heldout_mlm_loss(trainer: Any) -> Tuple[Optional[float], int]:
@@ -366,6 +500,7 @@ def results_table(results: Dict[str, Any]) -> str:
     s = results["settings"]
     rows = [
         ("base model", s["base_model"]), ("MLM head created fresh", results["fresh_mlm_head"]),
+        ("head warm-up steps", s.get("head_warmup_steps", 0)),
         ("steps", results["global_step"]), ("resumed from", results["resumed_from"] or "-"),
         ("sequences (train / held out)", f"{results['train_sequences']} / {results.get('eval_sequences', 0)}"),
         ("max length / batch", f"{s['max_length']} / {s['batch_size']}"),

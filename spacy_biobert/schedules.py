@@ -50,9 +50,11 @@ def create_warmup_linear_epochs(
     warmup_ratio: float = 0.1,
     group_documents: bool = False,
     limit: int = 0,
+    max_steps: int = 0,
 ) -> Iterable[float]:
     """Linear warm-up over `warmup_ratio` of the steps, then linear decay to
-    zero at the end of `max_epochs` epochs over `train_path`.
+    zero at the end of `max_epochs` epochs over `train_path`, or at
+    `max_steps` if that comes first (as spaCy's training loop stops there).
 
     initial_rate (float): the peak learning rate.
     train_path (Optional[Path]): the IOB training file (${paths.train}); None
@@ -62,8 +64,12 @@ def create_warmup_linear_epochs(
     warmup_ratio (float): share of the steps spent warming up.
     group_documents (bool): ${corpora.train.group_documents}.
     limit (int): ${corpora.train.limit}.
+    max_steps (int): ${training.max_steps}; 0 = no step limit. With
+        max_epochs = 0 (no epoch limit) it alone sets the length.
     """
-    if max_epochs < 1 or batch_size < 1 or not 0 <= warmup_ratio < 1:
+    if max_steps > 0 and max_epochs == 0 and batch_size >= 1 and 0 <= warmup_ratio < 1:
+        return warmup_linear(initial_rate, int(warmup_ratio * max_steps), max_steps)
+    if max_epochs < 1 or batch_size < 1 or not 0 <= warmup_ratio < 1 or max_steps < 0:
         raise ValueError(
             Errors.E015.format(
                 max_epochs=max_epochs, batch_size=batch_size, warmup_ratio=warmup_ratio
@@ -77,5 +83,7 @@ def create_warmup_linear_epochs(
     total = max_epochs * count_train_batches(
         train_path, batch_size, group_documents=group_documents, limit=limit
     )
+    if max_steps > 0:
+        total = min(total, max_steps)
     return warmup_linear(initial_rate, int(warmup_ratio * total), total)
 

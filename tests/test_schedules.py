@@ -29,3 +29,16 @@ def test_schedules_limit_and_bad_settings(tmp_path):
         make(1.0, _iob(tmp_path, 5), 0, 16)
     # nlp.initialize() without a training file: a constant rate
     assert list(islice(make(0.5, None, 2, 16), 3)) == [0.5, 0.5, 0.5]
+
+
+def test_schedules_max_steps(tmp_path):
+    make = registry.schedules.get("spacy-biobert.warmup_linear_epochs.v1")
+    # max_epochs = 0 (no epoch limit): the steps alone set the length, no file needed
+    rates = list(islice(make(1.0, None, 0, 16, warmup_ratio=0.2, max_steps=10), 12))
+    assert rates[0] == 0.0 and rates[2] == pytest.approx(1.0)
+    assert rates[9] > 0.0 and rates[10] == 0.0
+    # both set: whichever ends first (12 steps of epochs vs 5 steps)
+    rates = list(islice(make(1.0, _iob(tmp_path, 50), 3, 16, warmup_ratio=0.0, max_steps=5), 6))
+    assert rates[4] > 0.0 and rates[5] == 0.0
+    with pytest.raises(ValueError, match="E015"):
+        make(1.0, None, 0, 16, max_steps=0)

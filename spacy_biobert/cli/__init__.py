@@ -3,6 +3,7 @@
 import typer
 
 from .assets import assets_command
+from .compare import compare_command
 from .convert import convert_command
 from .evaluate import evaluate_command
 from .pretrain import pretrain_command
@@ -14,6 +15,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("assets")(assets_command)
+app.command("compare")(compare_command)
 app.command("convert")(convert_command)
 app.command("evaluate")(evaluate_command)
 app.command("pretrain")(pretrain_command)

@@ -26,6 +26,9 @@ def pretrain_command(
     whole_word_masking: bool = typer.Option(_DEFAULTS.whole_word_masking, "--whole-word-masking/--no-whole-word-masking"),
     eval_ratio: float = typer.Option(_DEFAULTS.eval_ratio, "--eval-ratio", help="Share of documents held out for MLM loss/perplexity"),
     save_steps: int = typer.Option(_DEFAULTS.save_steps, "--save-steps"),
+    save_total_limit: int = typer.Option(_DEFAULTS.save_total_limit, "--save-total-limit", help="Checkpoints kept (0: all, e.g. for an F1-vs-steps curve)"),
+    head_warmup_steps: int = typer.Option(_DEFAULTS.head_warmup_steps, "--head-warmup-steps", help="Train a fresh MLM head alone for this many steps before the encoder joins in"),
+    sparse_mlm_head: bool = typer.Option(_DEFAULTS.sparse_mlm_head, "--sparse-mlm-head/--dense-mlm-head", help="BERT: run the MLM head at masked positions only (same loss, faster)"),
     eval_steps: int = typer.Option(_DEFAULTS.eval_steps, "--eval-steps"),
     logging_steps: int = typer.Option(_DEFAULTS.logging_steps, "--logging-steps"),
     seed: int = typer.Option(_DEFAULTS.seed, "--seed"),
@@ -42,7 +45,8 @@ def pretrain_command(
         learning_rate=learning_rate, warmup_ratio=warmup_ratio, mlm_probability=mlm_probability,
         whole_word_masking=whole_word_masking, eval_ratio=eval_ratio, save_steps=save_steps,
         eval_steps=eval_steps, logging_steps=logging_steps, seed=seed, precision=precision,
-        num_proc=num_proc,
+        num_proc=num_proc, save_total_limit=save_total_limit, head_warmup_steps=head_warmup_steps,
+        sparse_mlm_head=sparse_mlm_head,
     )
     results = run_pretraining(corpus, output_dir, settings)
     sys.stdout.write("\n" + results_table(results) + "\n")

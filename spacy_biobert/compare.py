@@ -1,0 +1,306 @@
+"""The paper's central experiment at any scale: NER fine-tuned from several
+start points (a general-domain BERT, its continued pre-training, checkpoints
+along the way) with identical settings and seeds, scored on the test split.
+
+Every run is ``spacy train`` + ``spacy-biobert evaluate`` in a child process,
+in its own folder ``<output>/runs/<data set>/<start>/seed<seed>``. A run is
+done when its ``metrics.json`` exists; started again, the experiment skips the
+runs that are done and redoes only an unfinished one (``spacy train`` cannot
+resume a fine-tune, so an interrupted run loses at most that run's work).
+
+The budget is a number of fine-tuning steps, the same for every start point
+(``max_epochs = 0``; the learning rate warms up and decays to zero over those
+steps). No model selection happens: the last weights are scored, so the dev
+split plays no part (the training loop's step-0 dev evaluation is cut to one
+sentence).
+"""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .errors import Errors
+
+METRICS_FILE = "metrics.json"
+RESULTS_JSON = "compare_results.json"
+RESULTS_MD = "compare_results.md"
+
+
+@dataclass
+class CompareSettings:
+    """What every run of the experiment shares."""
+
+    config: str = "configs/ner.cfg"
+    data_dir: str = "assets/ner"
+    steps: int = 150
+    learning_rate: float = 1e-4
+    batch_size: int = 16
+    threads: int = 1
+    jobs: int = 1
+    gpu_id: int = -1
+    overrides: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Run:
+    dataset: str
+    start: str
+    base_model: str
+    seed: int
+
+    def folder(self, output_dir: Path) -> Path:
+        return output_dir / "runs" / self.dataset / self.start / f"seed{self.seed}"
+
+
+def parse_starts(specs: Sequence[str]) -> List[Tuple[str, str]]:
+    """`label=model` pairs (a bare model is its own label), in order.
+
+    RETURNS (List[Tuple[str, str]]): (label, base model) pairs.
+    """
+    starts: List[Tuple[str, str]] = []
+    for spec in specs:
+        label, sep, model = spec.partition("=")
+        if not sep:
+            label, model = Path(spec).name or spec, spec
+        if not label or not model:
+            raise ValueError(Errors.E019.format(spec=spec))
+        if label in {s[0] for s in starts}:
+            raise ValueError(Errors.E020.format(label=label))
+        starts.append((label, model))
+    return starts
+
+
+def plan_runs(datasets: Sequence[str], starts: Sequence[Tuple[str, str]], seeds: Sequence[int]) -> List[Run]:
+    """All runs, ordered so that each seed's start points come together (a
+    partial experiment compares like with like)."""
+    return [
+        Run(dataset=d, start=label, base_model=model, seed=seed)
+        for seed in seeds for d in datasets for label, model in starts
+    ]
+
+
+def _child_env(threads: int) -> Dict[str, str]:
+    env = dict(os.environ)
+    if threads > 0:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            env[var] = str(threads)
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return env
+
+
+def train_command(run: Run, settings: CompareSettings, folder: Path) -> List[str]:
+    data = Path(settings.data_dir) / run.dataset
+    cmd = [
+        sys.executable, "-m", "spacy", "train", settings.config,
+        "--output", str(folder / "train"),
+        "--paths.train", str(data / "train.tsv"),
+        "--paths.dev", str(data / "dev.tsv"),
+        "--paths.base_model", run.base_model,
+        "--system.seed", str(run.seed),
+        "--training.max_epochs", "0",
+        "--training.max_steps", str(settings.steps),
+        # no model selection: the last weights are scored. spaCy evaluates at
+        # step 0 whatever the frequency; one dev sentence keeps that cheap.
+        "--training.eval_frequency", str(settings.steps + 1),
+        "--corpora.dev.limit", "1",
+        "--training.batcher.size", str(settings.batch_size),
+        "--training.optimizer.learn_rate.initial_rate", str(settings.learning_rate),
+        "--training.logger.progress_bar", "false",
+        "--gpu-id", str(settings.gpu_id),
+    ]
+    for key, value in settings.overrides.items():
+        cmd += [key if key.startswith("--") else f"--{key}", value]
+    return cmd
+
+
+def evaluate_command(run: Run, settings: CompareSettings, folder: Path) -> List[str]:
+    test = Path(settings.data_dir) / run.dataset / "test.tsv"
+    return [
+        sys.executable, "-m", "spacy_biobert", "evaluate", str(folder / "train" / "model-last"),
+        str(test), "--dataset", run.dataset, "--output", str(folder / "evaluate.json"),
+        "--gpu-id", str(settings.gpu_id),
+    ]
+
+
+def execute_run(run: Run, settings: CompareSettings, output_dir: Path) -> Dict[str, Any]:
+    """Train and evaluate one run (skipped if done); RETURNS its metrics."""
+    folder = run.folder(output_dir)
+    done = folder / METRICS_FILE
+    if done.exists():
+        return json.loads(done.read_text(encoding="utf8"))
+    folder.mkdir(parents=True, exist_ok=True)
+    env = _child_env(settings.threads)
+    log_path = folder / "run.log"
+    started = time.perf_counter()
+    with log_path.open("w", encoding="utf8") as log:
+        model_last = folder / "train" / "model-last"
+        train_seconds = None
+        if not (model_last / "meta.json").exists():
+            shutil.rmtree(folder / "train", ignore_errors=True)  # an interrupted fine-tune starts over
+            t0 = time.perf_counter()
+            _check_call(train_command(run, settings, folder), log, env, log_path)
+            train_seconds = time.perf_counter() - t0
+        _check_call(evaluate_command(run, settings, folder), log, env, log_path)
+    scores = json.loads((folder / "evaluate.json").read_text(encoding="utf8"))
+    metrics = {
+        **asdict(run),
+        "steps": settings.steps,
+        "learning_rate": settings.learning_rate,
+        "batch_size": settings.batch_size,
+        "precision": scores["precision"],
+        "recall": scores["recall"],
+        "f1": scores["f1"],
+        "n_sentences": scores["n_sentences"],
+        "train_seconds": None if train_seconds is None else round(train_seconds, 1),
+        "run_seconds": round(time.perf_counter() - started, 1),
+        "threads": settings.threads,
+    }
+    # written last and atomically: its presence marks the run as done
+    tmp = done.with_suffix(".tmp")
+    tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf8")
+    tmp.replace(done)
+    shutil.rmtree(folder / "train" / "model-best", ignore_errors=True)
+    return metrics
+
+
+def _check_call(cmd: List[str], log: Any, env: Dict[str, str], log_path: Path) -> None:
+    log.write("$ " + " ".join(cmd) + "\n")
+    log.flush()
+    proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(Errors.E021.format(code=proc.returncode, cmd=" ".join(cmd[1:4]), log=log_path))
+
+
+def run_experiment(
+    output_dir: Path,
+    datasets: Sequence[str],
+    starts: Sequence[Tuple[str, str]],
+    seeds: Sequence[int],
+    settings: CompareSettings,
+    *,
+    echo: Any = print,
+) -> Dict[str, Any]:
+    """Run (or resume) every run, then aggregate; writes compare_results.json
+    and compare_results.md in output_dir.
+
+    RETURNS (Dict[str, Any]): the aggregated results.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for d in datasets:
+        for split in ("train", "dev", "test"):
+            path = Path(settings.data_dir) / d / f"{split}.tsv"
+            if not path.exists():
+                raise FileNotFoundError(Errors.E004.format(path=path))
+    runs = plan_runs(datasets, starts, seeds)
+    (output_dir / "settings.json").write_text(json.dumps({
+        "settings": asdict(settings), "datasets": list(datasets), "starts": dict(starts),
+        "seeds": list(seeds)}, indent=2) + "\n", encoding="utf8")
+    todo = [r for r in runs if not (r.folder(output_dir) / METRICS_FILE).exists()]
+    echo(f"{len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to go "
+         f"({settings.jobs} at a time, {settings.steps} fine-tuning steps each)")
+    started = time.perf_counter()
+    finished = 0
+
+    def one(run: Run) -> Dict[str, Any]:
+        nonlocal finished
+        echo(f"  start  {run.dataset} / {run.start} / seed {run.seed}")
+        metrics = execute_run(run, settings, output_dir)
+        finished += 1
+        elapsed = time.perf_counter() - started
+        left = (len(todo) - finished) * elapsed / finished
+        echo(f"  done   {run.dataset} / {run.start} / seed {run.seed}: F1 {100 * metrics['f1']:.2f} "
+             f"({metrics['run_seconds']:.0f} s; {finished}/{len(todo)}, about {left / 60:.0f} min left)")
+        return metrics
+
+    with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
+        list(pool.map(one, todo))
+    per_run = [json.loads((r.folder(output_dir) / METRICS_FILE).read_text(encoding="utf8")) for r in runs]
+    results = aggregate(per_run, datasets, [s[0] for s in starts])
+    results["settings"] = asdict(settings)
+    results["starts"] = dict(starts)
+    results["seeds"] = list(seeds)
+    results["runs"] = per_run
+    (output_dir / RESULTS_JSON).write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
+    table = markdown_table(results)
+    (output_dir / RESULTS_MD).write_text(table, encoding="utf8")
+    echo("\n" + table)
+    return results
+
+
+def mean_std(values: Sequence[float]) -> Tuple[float, Optional[float]]:
+    """Mean and sample standard deviation (None for a single value)."""
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, None
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+
+
+def aggregate(per_run: Sequence[Dict[str, Any]], datasets: Sequence[str], starts: Sequence[str]) -> Dict[str, Any]:
+    """Mean ± std (over seeds) of P/R/F1 per data set and start point."""
+    table: Dict[str, Dict[str, Any]] = {}
+    for d in datasets:
+        table[d] = {}
+        for s in starts:
+            rows = [r for r in per_run if r["dataset"] == d and r["start"] == s]
+            if not rows:
+                continue
+            cell: Dict[str, Any] = {"n_seeds": len(rows)}
+            for key in ("precision", "recall", "f1"):
+                m, sd = mean_std([100 * r[key] for r in rows])
+                cell[key] = {"mean": round(m, 2), "std": None if sd is None else round(sd, 2),
+                             "values": [round(100 * r[key], 2) for r in rows]}
+            table[d][s] = cell
+    return {"table": table, "datasets": list(datasets), "start_labels": list(starts)}
+
+
+def _cell(c: Dict[str, Any]) -> str:
+    return f"{c['mean']:.2f}" + ("" if c["std"] is None else f" ± {c['std']:.2f}")
+
+
+def markdown_table(results: Dict[str, Any]) -> str:
+    """Rows = data sets, columns = start points (P / R / F1, mean ± std)."""
+    starts = results["start_labels"]
+    settings = results.get("settings", {})
+    head = "| data set | " + " | ".join(f"{s} P | {s} R | {s} F1" for s in starts) + " |"
+    lines = [
+        "### NER test F1 by start point (seqeval entity-level, mean ± sample std over seeds)",
+        "",
+        f"Fine-tuning budget: {settings.get('steps')} steps of {settings.get('batch_size')} sentences, "
+        f"peak learning rate {settings.get('learning_rate')}; the last weights are scored. "
+        f"Seeds: {', '.join(map(str, results.get('seeds', [])))}.",
+        "",
+        head,
+        "|---|" + "---|" * (3 * len(starts)),
+    ]
+    for d in results["datasets"]:
+        cells = []
+        for s in starts:
+            c = results["table"].get(d, {}).get(s)
+            cells += [_cell(c["precision"]), _cell(c["recall"]), _cell(c["f1"])] if c else ["-"] * 3
+        lines.append(f"| {d} | " + " | ".join(cells) + " |")
+    if len(starts) == 2:
+        a, b = starts
+        lines += ["", f"| data set | F1 {b} − {a} (mean of paired seeds) | seeds where {b} is better |", "|---|---|---|"]
+        for d in results["datasets"]:
+            pairs = _paired(results.get("runs", []), d, a, b)
+            if pairs:
+                diff = [y - x for x, y in pairs]
+                m, sd = mean_std(diff)
+                lines.append(f"| {d} | {m:+.2f}" + ("" if sd is None else f" ± {sd:.2f}")
+                             + f" | {sum(1 for x in diff if x > 0)}/{len(diff)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _paired(runs: Sequence[Dict[str, Any]], dataset: str, a: str, b: str) -> List[Tuple[float, float]]:
+    by = {(r["start"], r["seed"]): 100 * r["f1"] for r in runs if r["dataset"] == dataset}
+    return [(by[(a, s)], by[(b, s)]) for (lbl, s) in sorted(by) if lbl == a and (b, s) in by]
