@@ -46,6 +46,8 @@ class CompareSettings:
     threads: int = 1
     jobs: int = 1
     gpu_id: int = -1
+    # "test" for the results; "dev" to choose settings (model selection uses dev only)
+    eval_split: str = "test"
     overrides: Dict[str, str] = field(default_factory=dict)
 
 
@@ -122,7 +124,7 @@ def train_command(run: Run, settings: CompareSettings, folder: Path) -> List[str
 
 
 def evaluate_command(run: Run, settings: CompareSettings, folder: Path) -> List[str]:
-    test = Path(settings.data_dir) / run.dataset / "test.tsv"
+    test = Path(settings.data_dir) / run.dataset / f"{settings.eval_split}.tsv"
     return [
         sys.executable, "-m", "spacy_biobert", "evaluate", str(folder / "train" / "model-last"),
         str(test), "--dataset", run.dataset, "--output", str(folder / "evaluate.json"),
@@ -159,6 +161,7 @@ def execute_run(run: Run, settings: CompareSettings, output_dir: Path) -> Dict[s
         "recall": scores["recall"],
         "f1": scores["f1"],
         "n_sentences": scores["n_sentences"],
+        "eval_split": settings.eval_split,
         "train_seconds": None if train_seconds is None else round(train_seconds, 1),
         "run_seconds": round(time.perf_counter() - started, 1),
         "threads": settings.threads,
@@ -273,7 +276,8 @@ def markdown_table(results: Dict[str, Any]) -> str:
     settings = results.get("settings", {})
     head = "| data set | " + " | ".join(f"{s} P | {s} R | {s} F1" for s in starts) + " |"
     lines = [
-        "### NER test F1 by start point (seqeval entity-level, mean ± sample std over seeds)",
+        f"### NER {settings.get('eval_split', 'test')} scores by start point "
+        "(seqeval entity-level, mean ± sample std over seeds)",
         "",
         f"Fine-tuning budget: {settings.get('steps')} steps of {settings.get('batch_size')} sentences, "
         f"peak learning rate {settings.get('learning_rate')}; the last weights are scored. "

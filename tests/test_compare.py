@@ -84,7 +84,7 @@ def test_compare_runs_and_resumes(tiny_bert, tmp_path):
     # same base model, same seed, same settings: the same result
     f1s = [r["f1"] for r in res["runs"]]
     assert f1s[0] == pytest.approx(f1s[1])
-    assert (out / "compare_results.md").read_text().startswith("### NER test F1")
+    assert (out / "compare_results.md").read_text().startswith("### NER test scores")
     # resume: finished runs are skipped; a run without metrics.json is redone from its model
     (out / "runs" / "toy" / "b" / "seed0" / "metrics.json").unlink()
     messages.clear()

@@ -197,3 +197,22 @@ def test_pretrain_head_warmup_leaves_the_encoder_alone(tiny_bert, tmp_path):
     assert any("tokens_per_s" in h for h in history)
     # checkpoints are complete model folders (tokenizer included), e.g. for an F1-vs-steps curve
     assert (tmp_path / "out" / "checkpoint-2" / "vocab.txt").exists()
+
+
+def test_pretrain_speed_benchmark_runs(tiny_bert, tmp_path):
+    """The benchmark script runs end to end (figures only; no speed asserted)."""
+    corpus = _corpus(tmp_path / "corpus.txt")
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "spacy_biobert.benchmarks.pretrain_speed", str(corpus),
+         "--base-model", str(tiny_bert), "--steps", "2", "--warmup", "1", "--batch-size", "4",
+         "--max-length", "16", "--output", str(out)],
+        capture_output=True, text=True, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    for key in ("spacy_biobert_pretrain", "plain_hf_trainer"):
+        assert res[key]["steps"] == 2 and res[key]["tokens"] > 0 and res[key]["tokens_per_s"] > 0
+    # the same data and batches: the same tokens in the timed steps
+    assert res["spacy_biobert_pretrain"]["tokens"] == res["plain_hf_trainer"]["tokens"]
+    assert "ratio (tokens/s)" in proc.stdout

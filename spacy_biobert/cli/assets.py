@@ -83,8 +83,12 @@ def assets_command(
     mirror: Optional[Path] = typer.Option(None, "--mirror", "-m", help="Offline mirror folder (e.g. ../shared/data); used when it has the file"),
     only: List[str] = typer.Option([], "--only", "-o", help="Fetch only assets whose dest contains this (repeatable)"),
     offline: bool = typer.Option(False, "--offline", help="Never download; fail if the mirror lacks a file"),
+    datasets: str = typer.Option("", "--datasets", help="Comma-separated NER data sets: fetch their files (ner/<name>/)"),
 ) -> None:
     """Fetch the project's assets from the offline mirror, else their URL."""
+    only = [o for item in only for o in item.split(",") if o]
+    if datasets:
+        only = [o for o in only if o != "ner/"] + [f"ner/{d.strip()}/" for d in datasets.split(",") if d.strip()]
     if mirror is not None and not mirror.exists():
         msg.warn(f"Mirror {mirror} not found: downloading from the public URLs.")
         mirror = None

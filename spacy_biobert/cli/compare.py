@@ -15,8 +15,9 @@ _D = CompareSettings()
 def compare_command(
     output_dir: Path = typer.Argument(..., help="Runs, then compare_results.json/.md; run again to resume"),
     start: List[str] = typer.Option(..., "--start", "-s", help="LABEL=MODEL (repeatable), e.g. bert=embedded biobert=training/pretrain/model"),
-    dataset: List[str] = typer.Option(..., "--dataset", "-d", help="NER data set under DATA_DIR (repeatable)"),
-    seed: List[int] = typer.Option([0, 1, 2], "--seed", help="Fine-tuning seeds (repeatable)"),
+    dataset: List[str] = typer.Option(..., "--dataset", "-d", help="NER data set under DATA_DIR (repeatable or comma-separated)"),
+    seed: List[str] = typer.Option(["0,1,2"], "--seed", help="Fine-tuning seeds (repeatable or comma-separated)"),
+    checkpoints: str = typer.Option("", "--checkpoints", help="FOLDER:STEP,STEP,... adds FOLDER/checkpoint-STEP as start STEP (an F1-vs-pre-training-steps curve)"),
     steps: int = typer.Option(_D.steps, "--steps", help="Fine-tuning steps per run: the budget, the same for every start"),
     learning_rate: float = typer.Option(_D.learning_rate, "--lr"),
     batch_size: int = typer.Option(_D.batch_size, "--batch-size"),
@@ -25,6 +26,7 @@ def compare_command(
     jobs: int = typer.Option(_D.jobs, "--jobs", "-j", help="Runs at a time"),
     threads: int = typer.Option(_D.threads, "--threads", help="Torch threads per run (0: torch's default); keep it fixed across an experiment"),
     gpu_id: int = typer.Option(_D.gpu_id, "--gpu-id"),
+    eval_split: str = typer.Option(_D.eval_split, "--eval-split", help="test (the results) or dev (to choose settings)"),
     override: List[str] = typer.Option([], "--override", help="Extra spacy train override KEY=VALUE (repeatable), e.g. training.dropout=0.2"),
 ) -> None:
     """Fine-tune NER from every start point on every data set with every seed
@@ -36,13 +38,33 @@ def compare_command(
         if not sep:
             msg.fail(f"--override needs KEY=VALUE, got {item!r}", exits=1)
         overrides[key] = value
+    if eval_split not in ("test", "dev"):
+        msg.fail(f"--eval-split is test or dev, got {eval_split!r}", exits=1)
+    specs = list(start)
+    if checkpoints:
+        folder, sep, steps_list = checkpoints.rpartition(":")
+        if not sep or not folder:
+            msg.fail(f"--checkpoints needs FOLDER:STEP,STEP,..., got {checkpoints!r}", exits=1)
+        for step in steps_list.split(","):
+            ckpt = Path(folder) / f"checkpoint-{step.strip()}"
+            if not ckpt.exists():
+                msg.fail(f"No checkpoint {ckpt} (was the pre-training run with --save-total-limit 0?)", exits=1)
+            specs.append(f"{step.strip()}={ckpt}")
     try:
-        starts = parse_starts(start)
+        starts = parse_starts(specs)
     except ValueError as e:
         msg.fail(str(e), exits=1)
+    if all(label.isdigit() for label, _ in starts):
+        starts.sort(key=lambda s: int(s[0]))  # a curve: columns in pre-training steps
+    datasets = [d for item in dataset for d in item.split(",") if d]
+    try:
+        seeds = [int(x) for item in seed for x in item.split(",") if x.strip()]
+    except ValueError:
+        msg.fail(f"--seed takes integers, got {seed!r}", exits=1)
     settings = CompareSettings(
         config=str(config), data_dir=str(data_dir), steps=steps, learning_rate=learning_rate,
         batch_size=batch_size, threads=threads, jobs=jobs, gpu_id=gpu_id, overrides=overrides,
+        eval_split=eval_split,
     )
-    run_experiment(output_dir, dataset, starts, seed, settings, echo=typer.echo)
+    run_experiment(output_dir, datasets, starts, seeds, settings, echo=typer.echo)
     msg.good(f"Wrote {output_dir / 'compare_results.json'} and {output_dir / 'compare_results.md'}")
