@@ -30,8 +30,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from .errors import Errors
 
 METRICS_FILE = "metrics.json"
-RESULTS_JSON = "compare_results.json"
-RESULTS_MD = "compare_results.md"
+RESULTS_NAME = "compare_results"
+# what a finished run must share with the experiment to be reused by it
+_RUN_KEYS = ("steps", "learning_rate", "batch_size", "threads", "eval_split", "config", "overrides")
 
 
 @dataclass
@@ -137,7 +138,7 @@ def execute_run(run: Run, settings: CompareSettings, output_dir: Path) -> Dict[s
     folder = run.folder(output_dir)
     done = folder / METRICS_FILE
     if done.exists():
-        return json.loads(done.read_text(encoding="utf8"))
+        return _reuse(done, run, settings)
     folder.mkdir(parents=True, exist_ok=True)
     env = _child_env(settings.threads)
     log_path = folder / "run.log"
@@ -157,6 +158,8 @@ def execute_run(run: Run, settings: CompareSettings, output_dir: Path) -> Dict[s
         "steps": settings.steps,
         "learning_rate": settings.learning_rate,
         "batch_size": settings.batch_size,
+        "config": settings.config,
+        "overrides": settings.overrides,
         "precision": scores["precision"],
         "recall": scores["recall"],
         "f1": scores["f1"],
@@ -171,6 +174,19 @@ def execute_run(run: Run, settings: CompareSettings, output_dir: Path) -> Dict[s
     tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf8")
     tmp.replace(done)
     shutil.rmtree(folder / "train" / "model-best", ignore_errors=True)
+    return metrics
+
+
+def _reuse(done: Path, run: Run, settings: CompareSettings) -> Dict[str, Any]:
+    """A finished run's metrics, if it was run with this experiment's
+    settings; a mismatch is an error, never a silent mix of budgets."""
+    metrics = json.loads(done.read_text(encoding="utf8"))
+    wanted = {**asdict(settings), **asdict(run)}
+    wanted["eval_split"] = settings.eval_split
+    diff = [k for k in _RUN_KEYS + ("base_model",) if k in metrics and metrics[k] != wanted.get(k)]
+    if diff:
+        raise ValueError(Errors.E022.format(path=done, keys=", ".join(
+            f"{k}: {metrics[k]!r} there, {wanted.get(k)!r} now" for k in diff)))
     return metrics
 
 
@@ -190,9 +206,12 @@ def run_experiment(
     settings: CompareSettings,
     *,
     echo: Any = print,
+    name: str = RESULTS_NAME,
 ) -> Dict[str, Any]:
-    """Run (or resume) every run, then aggregate; writes compare_results.json
-    and compare_results.md in output_dir.
+    """Run (or resume) every run, then aggregate; writes <name>.json and
+    <name>.md in output_dir. Runs already in output_dir (same data set, start
+    label, seed and settings) are reused, so a second table (e.g. a curve
+    that shares its end points with the main table) costs only its new runs.
 
     RETURNS (Dict[str, Any]): the aggregated results.
     """
@@ -204,9 +223,12 @@ def run_experiment(
             if not path.exists():
                 raise FileNotFoundError(Errors.E004.format(path=path))
     runs = plan_runs(datasets, starts, seeds)
-    (output_dir / "settings.json").write_text(json.dumps({
+    (output_dir / f"{name}_settings.json").write_text(json.dumps({
         "settings": asdict(settings), "datasets": list(datasets), "starts": dict(starts),
         "seeds": list(seeds)}, indent=2) + "\n", encoding="utf8")
+    for r in runs:
+        if (r.folder(output_dir) / METRICS_FILE).exists():
+            _reuse(r.folder(output_dir) / METRICS_FILE, r, settings)  # fail early on a mismatch
     todo = [r for r in runs if not (r.folder(output_dir) / METRICS_FILE).exists()]
     echo(f"{len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to go "
          f"({settings.jobs} at a time, {settings.steps} fine-tuning steps each)")
@@ -232,9 +254,9 @@ def run_experiment(
     results["starts"] = dict(starts)
     results["seeds"] = list(seeds)
     results["runs"] = per_run
-    (output_dir / RESULTS_JSON).write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
+    (output_dir / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
     table = markdown_table(results)
-    (output_dir / RESULTS_MD).write_text(table, encoding="utf8")
+    (output_dir / f"{name}.md").write_text(table, encoding="utf8")
     echo("\n" + table)
     return results
 

@@ -67,4 +67,6 @@ class Errors(metaclass=ErrorsWithCodes):
     E020 = ("Start point label '{label}' is given twice: each start needs its own label.")
     E021 = ("A run of the experiment failed (exit code {code}) in `{cmd}`; its output "
             "is in {log}. Start the experiment again to retry it (finished runs are kept).")
+    E022 = ("{path} was run with other settings ({keys}): use another output folder, "
+            "or remove that run to redo it with these settings.")
 # fmt: on

@@ -92,6 +92,15 @@ def test_compare_runs_and_resumes(tiny_bert, tmp_path):
     assert "1 already done, 1 to go" in messages[0]
     assert [r["f1"] for r in res2["runs"]] == f1s
     assert json.loads((run_a / "metrics.json").read_text()) == metrics
+    # another budget in the same folder: an error, not a silent mix
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="E022.*steps: 3 there, 4 now"):
+        run_experiment(out, ["toy"], starts, [0], replace(settings, steps=4), echo=messages.append)
+    # a second table over some of the same runs (e.g. a curve) reuses them
+    res3 = run_experiment(out, ["toy"], starts[:1], [0], settings, echo=messages.append, name="curve")
+    assert "1 already done, 0 to go" in messages[-3] or any("1 already done, 0 to go" in m for m in messages)
+    assert res3["start_labels"] == ["a"] and (out / "curve.md").exists()
 
 
 def test_compare_missing_data_and_failed_run(tiny_bert, tmp_path):

@@ -37,7 +37,7 @@ def trained_nlp(tmp_path_factory):
     nlp.initialize(lambda: examples)
     optimizer = Adam(0.003)
     losses_seen = []
-    for _ in range(60):
+    for _ in range(100):
         losses = {}
         nlp.update(examples, sgd=optimizer, losses=losses, drop=0.0)
         losses_seen.append(losses["ner"])
@@ -248,3 +248,20 @@ def test_ner_evaluate_cli_scores_in_file_order(trained_nlp, tmp_path):
     assert results["n_sentences"] == 8 and results["n_gold_entities"] == 10
     table = markdown_table(dict(results, dataset="toy", split="test", model="m", metric="seqeval"))
     assert "| toy | 100.00 | 100.00 | 100.00 |" in table
+
+
+@pytest.mark.parametrize("init_std", [0.02, 0.0])
+def test_ner_output_layer_init(tiny_bert, init_std):
+    """TokenClassifier.v2 draws the output weights as BERT does (std 0.02),
+    seeded by spaCy's seed; init_std = 0 (or v1) keeps thinc's zeros."""
+    weights = []
+    for _ in range(2):
+        fix_random_seed(0)
+        nlp = make_ner_nlp(tiny_bert, **{"components.ner.model.init_std": init_std})
+        nlp.initialize(lambda nlp=nlp: make_examples(nlp))
+        weights.append(nlp.get_pipe("ner").model.get_ref("output_layer").get_param("W"))
+    if init_std:
+        assert 0.01 < float(weights[0].std()) < 0.03
+    else:
+        assert not weights[0].any()
+    numpy.testing.assert_array_equal(weights[0], weights[1])

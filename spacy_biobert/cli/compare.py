@@ -27,6 +27,7 @@ def compare_command(
     threads: int = typer.Option(_D.threads, "--threads", help="Torch threads per run (0: torch's default); keep it fixed across an experiment"),
     gpu_id: int = typer.Option(_D.gpu_id, "--gpu-id"),
     eval_split: str = typer.Option(_D.eval_split, "--eval-split", help="test (the results) or dev (to choose settings)"),
+    name: str = typer.Option("compare_results", "--name", help="Results file names: NAME.json and NAME.md in OUTPUT_DIR"),
     override: List[str] = typer.Option([], "--override", help="Extra spacy train override KEY=VALUE (repeatable), e.g. training.dropout=0.2"),
 ) -> None:
     """Fine-tune NER from every start point on every data set with every seed
@@ -40,7 +41,7 @@ def compare_command(
         overrides[key] = value
     if eval_split not in ("test", "dev"):
         msg.fail(f"--eval-split is test or dev, got {eval_split!r}", exits=1)
-    specs = list(start)
+    specs = list(start[:1])
     if checkpoints:
         folder, sep, steps_list = checkpoints.rpartition(":")
         if not sep or not folder:
@@ -50,6 +51,7 @@ def compare_command(
             if not ckpt.exists():
                 msg.fail(f"No checkpoint {ckpt} (was the pre-training run with --save-total-limit 0?)", exits=1)
             specs.append(f"{step.strip()}={ckpt}")
+    specs += list(start[1:])  # columns: the first start, the checkpoints, the other starts
     try:
         starts = parse_starts(specs)
     except ValueError as e:
@@ -66,5 +68,8 @@ def compare_command(
         batch_size=batch_size, threads=threads, jobs=jobs, gpu_id=gpu_id, overrides=overrides,
         eval_split=eval_split,
     )
-    run_experiment(output_dir, datasets, starts, seeds, settings, echo=typer.echo)
-    msg.good(f"Wrote {output_dir / 'compare_results.json'} and {output_dir / 'compare_results.md'}")
+    try:
+        run_experiment(output_dir, datasets, starts, seeds, settings, echo=typer.echo, name=name)
+    except (ValueError, RuntimeError, FileNotFoundError) as e:
+        msg.fail(str(e), exits=1)
+    msg.good(f"Wrote {output_dir / (name + '.json')} and {output_dir / (name + '.md')}")
