@@ -69,4 +69,24 @@ class Errors(metaclass=ErrorsWithCodes):
             "is in {log}. Start the experiment again to retry it (finished runs are kept).")
     E022 = ("{path} was run with other settings ({keys}): use another output folder, "
             "or remove that run to redo it with these settings.")
+    E030 = ("{path}:{line}: malformed line {content!r}: expected {expected}.")
+    E031 = ("{path}:{line}: invalid label {label!r}: expected one of {labels}.")
+    E032 = ("{path}:{line}: the sentence has {counts}: each sentence needs each "
+            "of the tags {tags} exactly once. Pass tags=() to skip this check.")
+    E033 = ("{path}:{line}: entity {pmid}/{eid} has invalid offsets {start}-{end} "
+            "(need 0 <= start < end <= {length}, the length of the document text).")
+    E034 = ("{path}:{line}: entity {pmid}/{eid} is {want!r} in the entities file "
+            "but the document text at {start}-{end} is {got!r}. Check the separator "
+            "between title and abstract (one character), or pass strict=False to "
+            "drop such entities and count them.")
+    E035 = ("{path}:{line}: {what} {value!r} is not known: {why}.")
+    E036 = ("{path}:{line}: relation {pmid} {arg1}->{arg2}: {why}.")
+    E037 = ("Unknown ChemProt split {split!r}: use one of {splits}.")
+    E038 = ("{path}: expected exactly one file matching '{pattern}', found {found}.")
+    E039 = ("Gold and predicted labels differ in length: {n_gold} gold, {n_pred} "
+            "predicted. Give one prediction per instance.")
+    E040 = ("No folds to average: give the scores of at least one fold.")
+    E041 = ("A pair's entities must lie inside its sentence ({start}-{end}); "
+            "{which} is at {ent_start}-{ent_end}.")
+    E042 = ("{path}:{line}: duplicate {what} {value!r} (first seen on line {first}).")
 # fmt: on
