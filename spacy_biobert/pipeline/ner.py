@@ -35,8 +35,9 @@ from ..readers import iob_to_spans
 
 DEFAULT_NER_MODEL_STR = """
 [model]
-@architectures = "spacy-biobert.TokenClassifier.v1"
+@architectures = "spacy-biobert.TokenClassifier.v2"
 dropout = 0.1
+init_std = 0.02
 
 [model.tok2vec]
 @architectures = "spacy-transformers.TransformerListener.v1"
