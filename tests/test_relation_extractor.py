@@ -304,7 +304,8 @@ def test_relation_extractor_long_sentence_windowed(tiny_bert):
         warnings.simplefilter("error")
         (inst,) = rel._instances(doc)
     assert inst.context.start <= 30 and inst.context.end >= 33
-    assert len(rel.model.get_ref("encoder").layers[0].shims[0]._hfmodel.tokenizer(inst.text)["input_ids"]) <= 32
+    n_pieces = len(rel.model.get_ref("encoder").layers[0].shims[0]._hfmodel.tokenizer(inst.text)["input_ids"])
+    assert 31 <= n_pieces <= 32  # as wide as fits ('the' is one wordpiece)
     assert len(inst.context) > 3  # context was added on both sides
     assert inst.context.start < 30 < 33 < inst.context.end
     assert isinstance(nlp(doc)._.relations, list)

@@ -22,8 +22,8 @@ not listed; pairs that got no prediction, see below, neither)::
 
 ``start``/``end`` are token offsets, ``start_char``/``end_char`` character
 offsets into ``doc.text``; ``scores`` has every class, the no-relation label
-included. Records are plain data, so they survive ``DocBin(store_user_data=True)``,
-``doc.to_bytes()`` and ``nlp.pipe(n_process=2)``; ``relation_spans(doc, record)``
+included. Records are plain data, so they survive ``DocBin(store_user_data=True)``
+(which reads the list back as a tuple), ``doc.to_bytes()`` and ``nlp.pipe(n_process=2)``; ``relation_spans(doc, record)``
 turns a record back into two ``Span`` objects. Gold relations for training go
 into the reference docs' ``doc._.relations`` in the same form (only ``head``,
 ``tail`` and ``label`` are read, matched by character offsets); a reference doc
@@ -33,7 +33,8 @@ are "no relation".
 Long sentences are never cut silently. A marked sentence longer than the
 encoder's limit (512 wordpieces for BERT, or the architecture's ``max_length``)
 is windowed: the tokens from the first to the last mention are kept and
-context tokens are added on both sides, alternately, as long as the text fits.
+context tokens of the sentence are added on both sides, alternately, as long
+as the text fits.
 Only when the two mentions alone are too far apart does the pair get no
 prediction, with warning W011 naming the doc and the mentions.
 
@@ -462,6 +463,12 @@ class RelationExtractor(TrainablePipe):
     ) -> Tuple[Optional[PairInstance], int]:
         """The widest window of the context around both mentions that fits.
 
+        Context tokens are added on the left and the right alternately (one
+        side alone once the other is exhausted), counting each token's own
+        wordpieces; the result is checked on the whole marked text and
+        narrowed, alternately, until it fits (a tokenizer may split a text
+        differently from its tokens one by one).
+
         RETURNS (Tuple[Optional[PairInstance], int]): the windowed instance
             (None if the mentions alone do not fit) and the wordpieces of the
             narrowest window (first to last mention).
@@ -470,32 +477,40 @@ class RelationExtractor(TrainablePipe):
 
         doc = inst.context.doc
         lo_min, hi_max = inst.context.start, inst.context.end
-        start = min(inst.head.start, inst.tail.start)
-        end = max(inst.head.end, inst.tail.end)
+        lo = min(inst.head.start, inst.tail.start)
+        hi = max(inst.head.end, inst.tail.end)
 
-        def fits(s: int, e: int) -> Optional[str]:
-            text = self._mark(inst.head, inst.tail, doc[s:e])
-            return text if count_wordpieces(encoder, [text])[0] <= limit else None
+        def marked(s: int, e: int) -> str:
+            return self._mark(inst.head, inst.tail, doc[s:e])
 
-        narrowest = self._mark(inst.head, inst.tail, doc[start:end])
-        n_min = count_wordpieces(encoder, [narrowest])[0]
+        n_min = count_wordpieces(encoder, [marked(lo, hi)])[0]
         if n_min > limit:
             return None, n_min
-        text = narrowest
-        grow_left = True
+        outside = list(range(lo_min, lo)) + list(range(hi, hi_max))
+        # each token's wordpieces without [CLS]/[SEP]
+        pieces = dict(zip(outside, (n - 2 for n in count_wordpieces(encoder, [doc[i].text for i in outside]))))
+        start, end, total = lo, hi, n_min
+        left = True
         while start > lo_min or end < hi_max:
-            if (grow_left and start > lo_min) or end >= hi_max:
-                candidate = fits(start - 1, end)
-                if candidate is None:
-                    break
+            take_left = (left and start > lo_min) or end >= hi_max
+            i = start - 1 if take_left else end
+            if total + pieces[i] > limit:
+                break
+            total += pieces[i]
+            if take_left:
                 start -= 1
             else:
-                candidate = fits(start, end + 1)
-                if candidate is None:
-                    break
                 end += 1
-            text = candidate
-            grow_left = not grow_left
+            left = not left
+        text = marked(start, end)
+        left = False
+        while count_wordpieces(encoder, [text])[0] > limit and (start < lo or end > hi):
+            if (left and start < lo) or end <= hi:
+                start += 1
+            else:
+                end -= 1
+            left = not left
+            text = marked(start, end)
         return PairInstance(inst.head, inst.tail, doc[start:end], text), n_min
 
     def _gold_ids(self, eg: Example, instances: List[PairInstance]) -> numpy.ndarray:
