@@ -1,8 +1,10 @@
 """The standard spaCy battery for biobert_relation_extractor, on a tiny BERT
 built offline (2 layers, 32 wide)."""
 
+import importlib
 import pickle
 import warnings
+from pathlib import Path
 
 import numpy
 import pytest
@@ -10,7 +12,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
-from spacy.util import fix_random_seed, make_tempdir
+from spacy.util import fix_random_seed, make_tempdir, registry
 from thinc.api import Adam
 
 from spacy_biobert import relation_spans
@@ -340,3 +342,64 @@ def test_relation_extractor_relation_score():
     assert s["rel_micro_r"] == pytest.approx(1 / 2)
     empty = make_doc(nlp.vocab, w, e)
     assert relation_score([Example(empty, empty)])["rel_micro_f"] == 0.0
+
+
+# fmt: off
+REGISTERED = [
+    ("factories", "biobert_relation_extractor", "spacy_factories"),
+    ("architectures", "spacy-biobert.PairClassifier.v1", "spacy_architectures"),
+    ("misc", "spacy-biobert.sentence_pairs.v1", "spacy_misc"),
+    ("scorers", "spacy-biobert.relation_scorer.v1", "spacy_scorers"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("registry_name,name,group", REGISTERED)
+def test_relation_extractor_names_registered_and_declared(registry_name, name, group):
+    """Importing spacy_biobert registers the names, and pyproject.toml declares
+    them as entry points (test_registry checks the installed entry points)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    assert registry.has(registry_name, name)
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    module, func = pyproject["project"]["entry-points"][group][name].split(":")
+    assert registry.get(registry_name, name) is getattr(importlib.import_module(module), func)
+
+
+def test_relation_extractor_update_in_chunks_same_loss(tiny_bert):
+    """Pairs go through the encoder in chunks of pair_batch_size; the loss (and
+    the gradient, accumulated over the chunks) does not depend on the size."""
+    losses = []
+    grads = []
+    for size in (1, 64):
+        # no dropout inside BERT either: the two runs must see the same network
+        no_dropout = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+        nlp = make_rel_nlp(tiny_bert, pair_batch_size=size, model={"transformer_config": no_dropout})
+        fix_random_seed(0)
+        nlp.initialize(lambda nlp=nlp: make_examples(nlp))
+        rel = nlp.get_pipe("relation_extractor")
+        out = rel.update(make_examples(nlp), drop=0.0)
+        losses.append(out["relation_extractor"])
+        out_layer = rel.model.get_ref("output_layer")
+        bert = rel.model.get_ref("encoder").layers[0].shims[0]._model
+        bert_grad = bert.encoder.layer[0].attention.self.query.weight.grad
+        # the encoder is fine-tuned too, not only the output layer
+        assert bert_grad is not None and float(bert_grad.abs().sum()) > 0
+        grads.append((out_layer.get_grad("W").copy(), bert_grad.detach().numpy().copy()))
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    for a, b in zip(*grads):
+        numpy.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-6)
+
+
+def test_relation_extractor_sentences_as_contexts(trained_nlp):
+    """With sentence boundaries, each pair is classified in its own sentence."""
+    nlp = trained_nlp
+    words = "aspirin inhibits cox1 . caffeine activates ryr1 .".split()
+    doc = make_doc(nlp.vocab, words, [(0, 1, "CHEMICAL"), (2, 3, "GENE"), (4, 5, "CHEMICAL"), (6, 7, "GENE")])
+    for i, token in enumerate(doc):
+        token.is_sent_start = i in (0, 4)
+    rel = nlp.get_pipe("relation_extractor")
+    instances = rel._instances(doc)
+    assert [(i.head.start, i.tail.start, i.text) for i in instances] == [
+        (0, 2, "@CHEMICAL$ inhibits @GENE$ ."), (4, 6, "@CHEMICAL$ activates @GENE$ ."),
+    ]
+    assert isinstance(nlp(doc)._.relations, list)
