@@ -2,8 +2,14 @@
 
 from ._fork import install_fork_guard
 from .about import __version__
-from .extensions import ENT_CONFIDENCE_ATTR, install_extensions
-from .pipeline import BioBertNER, make_biobert_ner
+from .extensions import ENT_CONFIDENCE_ATTR, RELATIONS_ATTR, install_extensions
+from .pipeline import (
+    BioBertNER,
+    RelationExtractor,
+    make_biobert_ner,
+    make_biobert_relation_extractor,
+    relation_spans,
+)
 
 install_fork_guard()
 
@@ -13,4 +19,8 @@ __all__ = [
     "make_biobert_ner",
     "install_extensions",
     "ENT_CONFIDENCE_ATTR",
+    "RelationExtractor",
+    "make_biobert_relation_extractor",
+    "relation_spans",
+    "RELATIONS_ATTR",
 ]

@@ -1,10 +1,10 @@
 """Registered Thinc model builders."""
 
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy
 from spacy.tokens import Doc
-from spacy.util import registry
+from spacy.util import SimpleFrozenDict, registry
 from thinc.api import Dropout, Model, Ops, Softmax_v2, chain, with_array, zero_init
 from thinc.types import Floats2d, FloatsXd
 
@@ -109,3 +109,76 @@ def _forward(model: Model[InT, OutT], docs: InT, is_train: bool) -> Tuple[OutT, 
         return bp_tok2vec(d_vecs)
 
     return outputs, backprop
+
+
+@registry.architectures("spacy-biobert.PairClassifier.v1")
+def build_pair_classifier_v1(
+    name: str,
+    tokenizer_config: Dict[str, Any],
+    transformer_config: Dict[str, Any] = SimpleFrozenDict(),
+    nO: Optional[int] = None,
+    dropout: float = 0.1,
+    init_std: float = 0.02,
+    max_length: int = 512,
+    mixed_precision: bool = False,
+    grad_scaler_config: Dict[str, Any] = SimpleFrozenDict(),
+) -> Model[List[str], Floats2d]:
+    """The paper's RE head: a sentence (the pair's mentions replaced by tags)
+    is encoded by its own transformer, and one output layer with a softmax
+    over the relation labels reads the [CLS] vector.
+
+    The classifier owns its encoder: every pair has its own rewritten
+    sentence, so the doc-level spacy-transformers `transformer` component
+    (one pass per doc) cannot feed it. The weights, model config and tokenizer
+    are serialized with this model.
+
+    name (str): base model (hub name or folder), e.g. from
+        spacy-biobert.base_model.v1; loaded at initialization only.
+    tokenizer_config (Dict[str, Any]): e.g. from spacy-biobert.tokenizer_config.v1.
+    transformer_config (Dict[str, Any]): kwargs of AutoConfig.from_pretrained.
+    nO (Optional[int]): number of classes; set by the component from its labels.
+    dropout (float): dropout on the [CLS] vector.
+    init_std (float): std of the output weights (BERT's initializer_range).
+    max_length (int): most wordpieces per text, [CLS] and [SEP] included.
+    RETURNS (Model[List[str], Floats2d]): class probabilities per text.
+    """
+    from .pair_encoder import PairEncoder
+
+    encoder = PairEncoder(
+        name, tokenizer_config, transformer_config, max_length=max_length,
+        mixed_precision=mixed_precision, grad_scaler_config=dict(grad_scaler_config),
+    )
+    init_W = _normal_init(init_std) if init_std > 0 else zero_init
+    output_layer = Softmax_v2(nO=nO, normalize_outputs=True, init_W=init_W)
+    model: Model[List[str], Floats2d] = Model(
+        "biobert_pair_classifier",
+        _pair_forward,
+        init=_pair_init,
+        layers=[encoder, Dropout(dropout), output_layer],
+        refs={"encoder": encoder, "output_layer": output_layer},
+        dims={"nO": nO},
+    )
+    return model
+
+
+def _pair_init(model: Model, X: Optional[List[str]] = None, Y: Optional[Floats2d] = None) -> None:
+    encoder, dropout, output_layer = model.layers
+    encoder.initialize()
+    if model.has_dim("nO") and model.get_dim("nO"):
+        output_layer.set_dim("nO", model.get_dim("nO"))
+    output_layer.set_dim("nI", encoder.get_dim("nO"))
+    output_layer.initialize()
+
+
+def _pair_forward(model: Model, texts: List[str], is_train: bool) -> Tuple[Floats2d, Callable]:
+    encoder, dropout, output_layer = model.layers
+    if not texts:
+        return model.ops.alloc2f(0, output_layer.get_dim("nO")), lambda d: []
+    cls, bp_encoder = encoder(texts, is_train)
+    dropped, bp_dropout = dropout(cls, is_train)
+    probs, bp_output = output_layer(dropped, is_train)
+
+    def backprop(d_probs: Floats2d) -> List[str]:
+        return bp_encoder(bp_dropout(bp_output(d_probs)))
+
+    return probs, backprop

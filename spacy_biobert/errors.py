@@ -19,6 +19,14 @@ class Warnings(metaclass=ErrorsWithCodes):
     W002 = ("Token {i} of a document ('{text}...') is {n} characters long, more than "
             "a window of {max_chars} characters: its window may be cut at the "
             "model's maximum length, but the token still gets a prediction.")
+    W010 = ("A sentence of a document ('{text}...', characters {start}-{end}) has "
+            "{n} candidate pairs, more than max_pairs_per_sentence={cap}: only the "
+            "{cap} pairs whose mentions are closest are classified, the others get "
+            "no prediction. Raise max_pairs_per_sentence to classify them all.")
+    W011 = ("A pair of a document ('{text}...', {head!r} at characters "
+            "{head_start}-{head_end} and {tail!r} at {tail_start}-{tail_end}) needs "
+            "{n} wordpieces from the first to the last mention, more than the "
+            "encoder's {limit}: the pair gets no prediction (and no gradient).")
 
 
 class Errors(metaclass=ErrorsWithCodes):
@@ -89,4 +97,23 @@ class Errors(metaclass=ErrorsWithCodes):
     E041 = ("A pair's entities must lie inside its sentence ({start}-{end}); "
             "{which} is at {ent_start}-{ent_end}.")
     E042 = ("{path}:{line}: duplicate {what} {value!r} (first seen on line {first}).")
+    E050 = ("Bad type pair {pair!r} for '{name}': write 'HEAD->TAIL' with one "
+            "entity label (or '*' for any) on each side, e.g. 'CHEMICAL->GENE-Y'.")
+    E051 = ("The '{name}' component has no relation labels. Give it training "
+            "examples whose reference docs carry relations in doc._.{attr}, or "
+            "labels in [initialize.components.{name}].")
+    E052 = ("The relation label {label!r} of '{name}' is also its no-relation "
+            "label: the no-relation class is implicit, leave it out of the labels.")
+    E053 = ("max_pairs_per_sentence must be at least 1 and pair_batch_size at "
+            "least 1, got {cap} and {batch}.")
+    E054 = ("The pair encoder got a text of {n} wordpieces, more than its maximum "
+            "of {limit}: the relation extractor windows long sentences before "
+            "encoding, so this text did not come from it. Shorten the text.")
+    E055 = ("A relation record has no {what}: expected a dict with 'head' and "
+            "'tail' (each with 'start', 'end', 'start_char', 'end_char', 'label') "
+            "and 'label', as biobert_relation_extractor writes to doc._.relations.")
+    E056 = ("The '{name}' component expected {n} label scores per pair, but the "
+            "model gave {width}: its output layer does not match its labels.")
+    E057 = ("The pair encoder needs max_length >= 3 (room for [CLS], one "
+            "wordpiece and [SEP]), got {max_length}.")
 # fmt: on

@@ -10,7 +10,17 @@ P/R/F1 over CPR:3, 4, 5, 6 and 9 only, where "false" is never a target class
 and a wrong positive class is one FP and one FN (chemprot_prf).
 """
 
-from typing import Any, Collection, Dict, Iterable, List, Sequence, Union
+from typing import (
+    Any,
+    Collection,
+    Dict,
+    Iterable,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from spacy.training import Example
 from spacy.util import SimpleFrozenList, registry
@@ -260,3 +270,61 @@ def make_chemprot_scorer(labels: List[str] = SimpleFrozenList(CPR_LABELS)):
         return chemprot_score(examples, labels=labels)
 
     return scorer
+
+
+def _relation_keys(doc: Any, attr: str) -> Dict[Tuple[int, int, int, int], List[str]]:
+    out: Dict[Tuple[int, int, int, int], List[str]] = {}
+    for rel in doc._.get(attr) or []:
+        head, tail = rel["head"], rel["tail"]
+        key = (head["start_char"], head["end_char"], tail["start_char"], tail["end_char"])
+        out.setdefault(key, []).append(str(rel["label"]))
+    return out
+
+
+def relation_score(
+    examples: Iterable[Example], *, labels: Optional[Sequence[str]] = None,
+    relations_attr: str = "relations", no_relation_label: str = "false", **kwargs: Any,
+) -> Dict[str, Any]:
+    """Micro P/R/F1 of the relations in doc._.relations (predicted vs reference).
+
+    A relation is its (head, tail) character offsets and its label. Every
+    pair that has a gold or a predicted relation is one instance scored with
+    chemprot_prf: a predicted label in the pair's gold labels is a TP, another
+    predicted label an FP, each gold label not predicted an FN (a wrong label
+    is one FP and one FN). The no-relation label is never a target class.
+
+    labels (Optional[Sequence[str]]): the target labels (the component passes
+        its labels); None: every label seen in gold or predictions.
+    relations_attr (str): the Doc._ attribute with the relations.
+    RETURNS (Dict[str, Any]): rel_micro_p, rel_micro_r, rel_micro_f, rel_per_type.
+    """
+    gold: List[List[str]] = []
+    pred: List[str] = []
+    seen = set()
+    for eg in examples:
+        g = _relation_keys(eg.reference, relations_attr)
+        p = _relation_keys(eg.predicted, relations_attr)
+        for key in sorted(set(g) | set(p)):
+            gold.append(g.get(key, []))
+            # the component writes at most one relation per pair
+            pred.append(p[key][0] if key in p else no_relation_label)
+            seen.update(g.get(key, []))
+            seen.update(p.get(key, []))
+    targets = list(labels) if labels is not None else sorted(seen)
+    targets = [label for label in targets if label != no_relation_label]
+    s = chemprot_prf(gold, pred, labels=targets)
+    return {
+        "rel_micro_p": s["p"], "rel_micro_r": s["r"], "rel_micro_f": s["f"],
+        "rel_per_type": s["per_type"],
+    }
+
+
+@registry.scorers("spacy-biobert.relation_scorer.v1")
+def make_relation_scorer():
+    """Registered scorer: micro P/R/F1 over doc._.relations (see relation_score).
+
+    The component passes its labels, relations_attr and no_relation_label.
+    For ChemProt, the labels are CPR:3, 4, 5, 6, 9, which makes it the paper's
+    ChemProt metric on candidate pairs.
+    """
+    return relation_score

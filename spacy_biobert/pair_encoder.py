@@ -1,0 +1,158 @@
+"""A Thinc layer that encodes texts with a Hugging Face model and returns the
+vector of the first wordpiece ([CLS]) of each: the sentence encoder of the
+relation extractor (one text per candidate pair, entities replaced by tags).
+
+It owns its transformer, wrapped through spacy-transformers' ``HFWrapper`` /
+``HFShim``, so the weights, the model config and the tokenizer files are
+serialized with the Thinc model (``nlp.to_disk``, ``to_bytes``), exactly as
+spacy-transformers serializes its ``transformer`` component: a saved pipeline
+never needs the base model again.
+"""
+
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from spacy_transformers.data_classes import HFObjects
+from spacy_transformers.layers.hf_wrapper import HFWrapper
+from spacy_transformers.layers.transformer_model import huggingface_from_pretrained
+from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
+from thinc.types import Floats2d
+
+from .errors import Errors
+
+InT = List[str]
+OutT = Floats2d
+
+
+def PairEncoder(
+    name: str,
+    tokenizer_config: Dict[str, Any],
+    transformer_config: Dict[str, Any],
+    *,
+    max_length: int = 512,
+    mixed_precision: bool = False,
+    grad_scaler_config: Optional[Dict[str, Any]] = None,
+) -> Model[InT, OutT]:
+    """Texts -> [CLS] vectors of a Hugging Face encoder.
+
+    name (str): base model (hub name or folder), loaded at initialization.
+    tokenizer_config (Dict[str, Any]): kwargs of AutoTokenizer.from_pretrained.
+    transformer_config (Dict[str, Any]): kwargs of AutoConfig.from_pretrained.
+    max_length (int): most wordpieces per text, [CLS] and [SEP] included; the
+        effective limit is the smallest of this, the model's position
+        embeddings and the tokenizer's model_max_length (see max_wordpieces).
+    RETURNS (Model[List[str], Floats2d]): one row per text.
+    """
+    if max_length < 3:
+        raise ValueError(Errors.E057.format(max_length=max_length))
+    hf_model = HFObjects(None, None, None, dict(tokenizer_config), dict(transformer_config))
+    wrapper = HFWrapper(
+        hf_model,
+        convert_inputs=_convert_inputs,
+        convert_outputs=_convert_outputs,
+        mixed_precision=mixed_precision,
+        grad_scaler_config=dict(grad_scaler_config or {}),
+    )
+    return Model(
+        "biobert_pair_encoder",
+        _forward,
+        init=_init,
+        layers=[wrapper],
+        dims={"nO": None},
+        attrs={"name": name, "has_transformer": False, "max_length": max_length},
+    )
+
+
+def get_tokenizer(model: Model) -> Any:
+    """RETURNS: the Hugging Face tokenizer of a PairEncoder (None before init)."""
+    return model.layers[0].shims[0]._hfmodel.tokenizer
+
+
+def max_wordpieces(model: Model) -> int:
+    """The most wordpieces a text may have, [CLS] and [SEP] included.
+
+    RETURNS (int): min(max_length, max_position_embeddings, model_max_length).
+    """
+    limit = int(model.attrs["max_length"])
+    hf = model.layers[0].shims[0]._hfmodel
+    if hf.transformer is not None:
+        limit = min(limit, int(getattr(hf.transformer.config, "max_position_embeddings", limit)))
+    if hf.tokenizer is not None:
+        limit = min(limit, int(min(hf.tokenizer.model_max_length, 10**9)))
+    return limit
+
+
+def count_wordpieces(model: Model, texts: List[str]) -> List[int]:
+    """Wordpieces of each text, [CLS] and [SEP] included."""
+    if not texts:
+        return []
+    enc = get_tokenizer(model)(texts, add_special_tokens=True, truncation=False)
+    return [len(ids) for ids in enc["input_ids"]]
+
+
+def _set_transformer(model: Model, hf_model: HFObjects) -> None:
+    shim = model.layers[0].shims[0]
+    shim._model = hf_model.transformer
+    shim._hfmodel.tokenizer = hf_model.tokenizer
+    shim._hfmodel.transformer = hf_model.transformer
+    shim._hfmodel.vocab_file_contents = hf_model.vocab_file_contents
+    model.attrs["has_transformer"] = True
+    model.set_dim("nO", hf_model.transformer.config.hidden_size)
+
+
+def _init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:
+    if model.attrs["has_transformer"]:
+        if not model.has_dim("nO") or model.get_dim("nO") is None:
+            hidden = model.layers[0].shims[0]._hfmodel.transformer.config.hidden_size
+            model.set_dim("nO", hidden)
+        return
+    shim = model.layers[0].shims[0]
+    hf_model = huggingface_from_pretrained(
+        model.attrs["name"],
+        dict(shim._hfmodel._init_tokenizer_config),
+        dict(shim._hfmodel._init_transformer_config),
+    )
+    _set_transformer(model, hf_model)
+
+
+def _forward(model: Model[InT, OutT], texts: InT, is_train: bool) -> Tuple[OutT, Callable]:
+    width = model.get_dim("nO")
+    if not texts:
+        return model.ops.alloc2f(0, width), lambda d: []
+    tokenizer = get_tokenizer(model)
+    enc = tokenizer(
+        texts, add_special_tokens=True, return_attention_mask=True,
+        return_tensors="np", padding="longest", truncation=False,
+    )
+    limit = max_wordpieces(model)
+    if enc["input_ids"].shape[1] > limit:
+        raise ValueError(Errors.E054.format(n=enc["input_ids"].shape[1], limit=limit))
+    cls, backprop_wrapper = model.layers[0](enc, is_train)
+
+    def backprop(d_cls: OutT) -> InT:
+        backprop_wrapper(d_cls)
+        return []
+
+    return cls, backprop
+
+
+def _convert_inputs(model: Model, enc: Any, is_train: bool) -> Tuple[ArgsKwargs, Callable]:
+    device = model.shims[0]._hfmodel.transformer.device
+    kwargs = {
+        "input_ids": xp2torch(enc["input_ids"], device=device),
+        "attention_mask": xp2torch(enc["attention_mask"], device=device),
+    }
+    if "token_type_ids" in enc:
+        kwargs["token_type_ids"] = xp2torch(enc["token_type_ids"], device=device)
+    return ArgsKwargs(args=(), kwargs=kwargs), lambda dX: []
+
+
+def _convert_outputs(model: Model, inputs_outputs: Any, is_train: bool) -> Tuple[Floats2d, Callable]:
+    _, output = inputs_outputs
+    cls_torch = output.last_hidden_state[:, 0, :]
+    cls = torch2xp(cls_torch.detach().float())
+
+    def backprop(d_cls: Floats2d) -> ArgsKwargs:
+        d_torch = xp2torch(d_cls, device=cls_torch.device).to(cls_torch.dtype)
+        return ArgsKwargs(args=(cls_torch,), kwargs={"grad_tensors": (d_torch,)})
+
+    return cls, backprop
