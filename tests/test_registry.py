@@ -10,6 +10,10 @@ from spacy.util import registry
 # fmt: off
 ENTRY_POINTS = [
     ("spacy_factories", "biobert_ner", "factories"),
+    ("spacy_factories", "biobert_relation_extractor", "factories"),
+    ("spacy_architectures", "spacy-biobert.PairClassifier.v1", "architectures"),
+    ("spacy_scorers", "spacy-biobert.relation_scorer.v1", "scorers"),
+    ("spacy_misc", "spacy-biobert.sentence_pairs.v1", "misc"),
     ("spacy_architectures", "spacy-biobert.TokenClassifier.v1", "architectures"),
     ("spacy_architectures", "spacy-biobert.TokenClassifier.v2", "architectures"),
     ("spacy_readers", "spacy-biobert.IOBCorpus.v1", "readers"),
