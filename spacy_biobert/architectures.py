@@ -25,17 +25,7 @@ def build_token_classifier_v1(
     dropout (float): dropout on the token vectors before the output layer.
     RETURNS (Model[List[Doc], List[Floats2d]]): tag probabilities per token.
     """
-    output_layer = Softmax_v2(nO=nO, normalize_outputs=True)
-    head = with_array(chain(Dropout(dropout), output_layer))
-    model: Model[InT, OutT] = Model(
-        "biobert_token_classifier",
-        _forward,
-        init=_init,
-        layers=[tok2vec, head],
-        refs={"tok2vec": tok2vec, "output_layer": output_layer},
-        dims={"nO": nO},
-    )
-    return model
+    return _token_classifier(tok2vec, nO, dropout, zero_init)
 
 
 @registry.architectures("spacy-biobert.TokenClassifier.v2")
@@ -52,6 +42,12 @@ def build_token_classifier_v2(
     init_std (float): standard deviation of the output weights; 0 gives v1.
     """
     init_W = _normal_init(init_std) if init_std > 0 else zero_init
+    return _token_classifier(tok2vec, nO, dropout, init_W)
+
+
+def _token_classifier(
+    tok2vec: Model[InT, OutT], nO: Optional[int], dropout: float, init_W: Callable[..., FloatsXd]
+) -> Model[InT, OutT]:
     output_layer = Softmax_v2(nO=nO, normalize_outputs=True, init_W=init_W)
     head = with_array(chain(Dropout(dropout), output_layer))
     model: Model[InT, OutT] = Model(
