@@ -5,7 +5,7 @@ candidate is a directed (head, tail) pair of entity spans and the context span
 (normally the sentence) that is encoded for it.
 """
 
-from typing import Callable, List, NamedTuple, Sequence, Tuple
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc, Span
 from spacy.util import SimpleFrozenList, registry
@@ -47,17 +47,24 @@ def _matches(pattern: str, label: str) -> bool:
     return pattern == ANY_LABEL or pattern == label
 
 
-def sentence_pairs(doc: Doc, type_pairs: Sequence[Tuple[str, str]]) -> List[PairCandidate]:
-    """Ordered pairs of distinct doc.ents inside one sentence (doc.sents when the
+def sentence_pairs(
+    doc: Doc, type_pairs: Sequence[Tuple[str, str]], spans_key: Optional[str] = None
+) -> List[PairCandidate]:
+    """Ordered pairs of distinct entities inside one sentence (doc.sents when the
     doc has sentence boundaries, else the whole doc) whose labels match one of
-    type_pairs. An entity that crosses a sentence boundary is in no pair.
-    Order: by sentence, then head, then tail.
+    type_pairs. The entities are doc.spans[spans_key] when spans_key is given
+    and the doc has that span group (it may hold overlapping mentions, e.g.
+    gold annotations), else doc.ents. An entity that crosses a sentence
+    boundary is in no pair. Order: by sentence, then head, then tail.
     """
-    if not doc.ents or not type_pairs:
+    if spans_key and spans_key in doc.spans:
+        ents = sorted(doc.spans[spans_key], key=lambda s: (s.start, s.end, s.label_))
+    else:
+        ents = list(doc.ents)
+    if not ents or not type_pairs:
         return []
     contexts = list(doc.sents) if doc.has_annotation("SENT_START") else [doc[:]]
     out: List[PairCandidate] = []
-    ents = list(doc.ents)
     for sent in contexts:
         inside = [e for e in ents if e.start >= sent.start and e.end <= sent.end]
         for head in inside:
@@ -75,16 +82,21 @@ def sentence_pairs(doc: Doc, type_pairs: Sequence[Tuple[str, str]]) -> List[Pair
 @registry.misc("spacy-biobert.sentence_pairs.v1")
 def create_sentence_pairs(
     type_pairs: List[str] = SimpleFrozenList(["CHEMICAL->GENE-Y", "CHEMICAL->GENE-N"]),
+    spans_key: Optional[str] = None,
 ) -> CandidateGetterT:
     """Registered candidate generator: entity pairs within one sentence.
 
     type_pairs (List[str]): 'HEAD->TAIL' entity-label pairs ('*' = any label);
         the default is ChemProt's (a chemical and a gene of either kind).
+    spans_key (Optional[str]): take the entities from this span group when a
+        doc has it (gold mentions, overlapping ones included), else from
+        doc.ents; None (default): always doc.ents. Lets one pipeline train on
+        gold mentions and run after an NER component.
     RETURNS (Callable[[Doc], List[PairCandidate]]): the generator.
     """
     parsed = parse_type_pairs(type_pairs, "spacy-biobert.sentence_pairs.v1")
 
     def get_candidates(doc: Doc) -> List[PairCandidate]:
-        return sentence_pairs(doc, parsed)
+        return sentence_pairs(doc, parsed, spans_key)
 
     return get_candidates

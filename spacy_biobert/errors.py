@@ -116,4 +116,8 @@ class Errors(metaclass=ErrorsWithCodes):
             "model gave {width}: its output layer does not match its labels.")
     E057 = ("The pair encoder needs max_length >= 3 (room for [CLS], one "
             "wordpiece and [SEP]), got {max_length}.")
+    E058 = ("The pipeline has no biobert_relation_extractor component (its "
+            "components: {pipes}); relation evaluation needs one.")
+    E059 = ("Unknown relation data format '{fmt}': use one of {formats} "
+            "(binary: a GAD / EU-ADR .tsv file; chemprot: a ChemProt split folder).")
 # fmt: on

@@ -1,0 +1,328 @@
+"""Relation extraction evaluation with the paper's protocol, and the 10-fold
+cross-validation of GAD and EU-ADR.
+
+- GAD / EU-ADR (``binary``): positive-class P/R/F1 per fold (the relation
+  label "1"), averaged over the 10 folds (``cv_average``).
+- ChemProt (``chemprot``): micro P/R/F1 over CPR:3, 4, 5, 6, 9 on the test
+  split. With gold entities, the candidates are the gold mentions; gold
+  relations whose entities lie in different sentences are never candidates and
+  count as false negatives. End to end (``--predicted-entities``), the whole
+  pipeline (NER, sentencizer, relation extractor) runs on the raw abstracts
+  and a relation is right only if both predicted mentions have exactly the
+  gold character offsets and the label is right.
+
+The cross-validation runs every fold as ``spacy train`` + ``spacy-biobert
+evaluate-re`` in a child process, in ``<output>/fold<k>``; a fold is done when
+its ``metrics.json`` exists, so an interrupted run resumes at the first
+unfinished fold. Reusing a folder with other settings is an error (E022).
+"""
+
+import json
+import shutil
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+from tqdm import tqdm
+
+from .compare import _check_call, _child_env
+from .errors import Errors
+from .re_data import (
+    ENTITIES_SPANS_KEY,
+    BinaryRERelationCorpus,
+    ChemProtRelationCorpus,
+    list_folds,
+)
+from .scorers import cv_average, relation_score
+
+# Lee et al. 2020, Table 4 (F1): BERT -> best BioBERT (GAD: v1.0 +PubMed,
+# EU-ADR: v1.0 +PMC, ChemProt: v1.1)
+PAPER_RE_F1 = {
+    "gad": {"bert": 79.29, "biobert": 81.61},
+    "euadr": {"bert": 84.62, "biobert": 86.51},
+    "chemprot": {"bert": 73.74, "biobert": 76.46},
+}
+FORMATS = ("binary", "chemprot")
+METRICS_FILE = "metrics.json"
+_CV_KEYS = ("config", "steps", "learning_rate", "batch_size", "seed", "base_model", "threads", "overrides")
+
+
+def _relation_components(nlp: Language) -> List[str]:
+    from .pipeline.relation_extractor import RelationExtractor
+
+    names = [name for name, pipe in nlp.pipeline if isinstance(pipe, RelationExtractor)]
+    if not names:
+        raise ValueError(Errors.E058.format(pipes=nlp.pipe_names))
+    return names
+
+
+def read_examples(nlp: Language, path: Path, fmt: str, *, limit: int = 0) -> List[Example]:
+    """Gold examples of a GAD / EU-ADR file or a ChemProt split folder."""
+    if fmt == "binary":
+        return list(BinaryRERelationCorpus(path, limit=limit)(nlp))
+    if fmt == "chemprot":
+        return list(ChemProtRelationCorpus(path, limit=limit)(nlp))
+    raise ValueError(Errors.E059.format(fmt=fmt, formats=FORMATS))
+
+
+def evaluate_relations(
+    nlp: Language, examples: Sequence[Example], *, predicted_entities: bool = False,
+    batch_size: int = 8, show_progress: bool = True,
+) -> Dict[str, Any]:
+    """Run the relation extractor (gold entities: on the examples' predicted
+    docs, which carry the gold mentions; predicted entities: the whole
+    pipeline on the raw texts) and score doc._.relations against the
+    references with relation_score.
+
+    RETURNS (Dict[str, Any]): p, r, f, per_type, counts, seconds, and with
+        predicted entities the entity P/R/F1 (exact character offsets and label
+        against the reference's doc.ents).
+    """
+    names = _relation_components(nlp)
+    rel = nlp.get_pipe(names[-1])
+    start = time.perf_counter()
+    if predicted_entities:
+        texts = (eg.reference.text for eg in examples)
+        docs: Iterable[Doc] = nlp.pipe(texts, batch_size=batch_size)
+    else:
+        docs = (eg.predicted for eg in examples)
+        for name in names:
+            docs = nlp.get_pipe(name).pipe(docs, batch_size=batch_size)
+    scored = []
+    for eg, doc in zip(examples, tqdm(
+        docs, total=len(examples), desc="Relations", unit="doc", disable=not show_progress,
+    )):
+        scored.append(Example(doc, eg.reference))
+    seconds = time.perf_counter() - start
+    attr = rel.cfg["relations_attr"]
+    s = relation_score(
+        scored, labels=rel.labels, relations_attr=attr,
+        no_relation_label=rel.cfg["no_relation_label"],
+    )
+    out: Dict[str, Any] = {
+        "p": s["rel_micro_p"], "r": s["rel_micro_r"], "f": s["rel_micro_f"],
+        "per_type": s["rel_per_type"],
+        "n_docs": len(scored),
+        "n_gold_relations": sum(len(eg.reference._.get(attr) or []) for eg in scored),
+        "n_pred_relations": sum(len(eg.predicted._.get(attr) or []) for eg in scored),
+        "seconds": round(seconds, 2),
+    }
+    if predicted_entities:
+        out["entities"] = entity_prf(scored)
+    return out
+
+
+def entity_prf(examples: Iterable[Example]) -> Dict[str, Any]:
+    """Exact-match P/R/F1 of predicted doc.ents against reference doc.ents
+    (character offsets and label)."""
+    tp = fp = fn = 0
+    for eg in examples:
+        gold = {(e.start_char, e.end_char, e.label_) for e in eg.reference.ents}
+        pred = {(e.start_char, e.end_char, e.label_) for e in eg.predicted.ents}
+        tp += len(gold & pred)
+        fp += len(pred - gold)
+        fn += len(gold - pred)
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"p": p, "r": r, "f": f, "tp": tp, "fp": fp, "fn": fn}
+
+
+def _pct(x: Optional[float]) -> str:
+    return "-" if x is None else f"{100 * x:.2f}"
+
+
+def markdown_table(results: Dict[str, Any]) -> str:
+    """One row per evaluation: P/R/F1 (mean ± std over folds for CV) beside the paper."""
+    paper = PAPER_RE_F1.get(results.get("dataset", ""), {})
+    head = (
+        f"### Relation extraction: {results.get('dataset')} ({results.get('protocol')})\n\n"
+        f"Model: `{results.get('model')}`. Metric: {results.get('metric')}.\n\n"
+        "| data set | P | R | F1 | paper BERT F1 | paper BioBERT F1 |\n|---|---|---|---|---|---|\n"
+    )
+
+    def cell(key: str) -> str:
+        std = results.get(f"{key}_std")
+        return _pct(results[key]) + ("" if std is None else f" ± {100 * std:.2f}")
+
+    row = "| {d} | {p} | {r} | {f} | {pb} | {pbb} |\n".format(
+        d=results.get("dataset"), p=cell("p"), r=cell("r"), f=cell("f"),
+        pb=paper.get("bert", "-"), pbb=paper.get("biobert", "-"),
+    )
+    out = head + row
+    if results.get("entities"):
+        e = results["entities"]
+        out += (
+            f"\nEntities (predicted, exact offsets + label): P {_pct(e['p'])}, "
+            f"R {_pct(e['r'])}, F1 {_pct(e['f'])}\n"
+        )
+    if results.get("folds"):
+        out += "\n| fold | P | R | F1 |\n|---|---|---|---|\n"
+        for k, fold in zip(results["fold_ids"], results["folds"]):
+            out += f"| {k} | {_pct(fold['p'])} | {_pct(fold['r'])} | {_pct(fold['f'])} |\n"
+    per_type = results.get("per_type") or {}
+    if len(per_type) > 1:
+        out += "\n| type | P | R | F1 |\n|---|---|---|---|\n"
+        for label, row_ in per_type.items():
+            out += f"| {label} | {_pct(row_['p'])} | {_pct(row_['r'])} | {_pct(row_['f'])} |\n"
+    return out
+
+
+# ---------------------------------------------------------------------------
+# 10-fold cross-validation
+
+
+@dataclass
+class CVSettings:
+    """What every fold of a cross-validation shares."""
+
+    config: str = "configs/re_binary.cfg"
+    base_model: str = "embedded"
+    steps: int = 150
+    learning_rate: float = 1e-4
+    batch_size: int = 32
+    seed: int = 0
+    threads: int = 1
+    jobs: int = 1
+    gpu_id: int = -1
+    overrides: Dict[str, str] = field(default_factory=dict)
+
+
+def _train_command(data: Path, folder: Path, s: CVSettings) -> List[str]:
+    cmd = [
+        sys.executable, "-m", "spacy", "train", s.config,
+        "--output", str(folder / "train"),
+        "--paths.train", str(data / "train.tsv"),
+        # the folds have no dev split and no model selection happens (the last
+        # weights are scored); spaCy's step-0 dev evaluation gets one sentence
+        "--paths.dev", str(data / "train.tsv"),
+        "--corpora.dev.limit", "1",
+        "--training.eval_frequency", str(s.steps + 1),
+        "--paths.base_model", s.base_model,
+        "--system.seed", str(s.seed),
+        "--training.max_epochs", "0",
+        "--training.max_steps", str(s.steps),
+        "--training.batcher.size", str(s.batch_size),
+        "--training.optimizer.learn_rate.initial_rate", str(s.learning_rate),
+        "--training.logger.progress_bar", "false",
+        "--gpu-id", str(s.gpu_id),
+    ]
+    for key, value in s.overrides.items():
+        cmd += [key if key.startswith("--") else f"--{key}", value]
+    return cmd
+
+
+def _evaluate_command(data: Path, folder: Path, s: CVSettings) -> List[str]:
+    return [
+        sys.executable, "-m", "spacy_biobert", "evaluate-re", str(folder / "train" / "model-last"),
+        str(data / "test.tsv"), "--format", "binary", "--output", str(folder / "evaluate.json"),
+        "--gpu-id", str(s.gpu_id),
+    ]
+
+
+def run_fold(data_dir: Path, fold: int, output_dir: Path, s: CVSettings) -> Dict[str, Any]:
+    """Train and evaluate one fold (reused if done with the same settings)."""
+    folder = output_dir / f"fold{fold}"
+    done = folder / METRICS_FILE
+    if done.exists():
+        return _reuse(done, s)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = Path(data_dir) / str(fold)
+    env = _child_env(s.threads)
+    log_path = folder / "run.log"
+    started = time.perf_counter()
+    with log_path.open("w", encoding="utf8") as log:
+        if not (folder / "train" / "model-last" / "meta.json").exists():
+            shutil.rmtree(folder / "train", ignore_errors=True)  # an interrupted fine-tune starts over
+            _check_call(_train_command(data, folder, s), log, env, log_path)
+        _check_call(_evaluate_command(data, folder, s), log, env, log_path)
+    scores = json.loads((folder / "evaluate.json").read_text(encoding="utf8"))
+    metrics = {
+        **asdict(s), "fold": fold, "p": scores["p"], "r": scores["r"], "f": scores["f"],
+        "n_docs": scores["n_docs"], "n_gold_relations": scores["n_gold_relations"],
+        "run_seconds": round(time.perf_counter() - started, 1),
+    }
+    tmp = done.with_suffix(".tmp")
+    tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf8")
+    tmp.replace(done)
+    # the fold's weights are not needed for the figures; keep the disk small
+    shutil.rmtree(folder / "train", ignore_errors=True)
+    return metrics
+
+
+def _reuse(done: Path, s: CVSettings) -> Dict[str, Any]:
+    metrics = json.loads(done.read_text(encoding="utf8"))
+    wanted = asdict(s)
+    diff = [k for k in _CV_KEYS if k in metrics and metrics[k] != wanted[k]]
+    if diff:
+        raise ValueError(Errors.E022.format(path=done, keys=", ".join(
+            f"{k}: {metrics[k]!r} there, {wanted[k]!r} now" for k in diff)))
+    return metrics
+
+
+def run_cv(
+    data_dir: Path, output_dir: Path, settings: CVSettings, *, dataset: Optional[str] = None,
+    folds: Optional[Sequence[int]] = None, echo: Any = print,
+) -> Dict[str, Any]:
+    """Run (or resume) the cross-validation; writes cv_results.json and .md.
+
+    RETURNS (Dict[str, Any]): p, r, f (means over folds), their std, per fold.
+    """
+    data_dir, output_dir = Path(data_dir), Path(output_dir)
+    fold_ids = list(folds) if folds else list_folds(data_dir)
+    if not fold_ids:
+        raise FileNotFoundError(Errors.E004.format(path=data_dir / "1"))
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for k in fold_ids:
+        if (output_dir / f"fold{k}" / METRICS_FILE).exists():
+            _reuse(output_dir / f"fold{k}" / METRICS_FILE, settings)  # fail early on a mismatch
+    todo = [k for k in fold_ids if not (output_dir / f"fold{k}" / METRICS_FILE).exists()]
+    echo(f"{len(fold_ids)} folds, {len(fold_ids) - len(todo)} already done, {len(todo)} to go "
+         f"({settings.jobs} at a time, {settings.steps} fine-tuning steps each)")
+    started = time.perf_counter()
+    finished = 0
+
+    def one(k: int) -> Dict[str, Any]:
+        nonlocal finished
+        metrics = run_fold(data_dir, k, output_dir, settings)
+        finished += 1
+        left = (len(todo) - finished) * (time.perf_counter() - started) / finished
+        echo(f"  fold {k}: P {100 * metrics['p']:.2f} R {100 * metrics['r']:.2f} "
+             f"F1 {100 * metrics['f']:.2f} ({metrics['run_seconds']:.0f} s; "
+             f"{finished}/{len(todo)}, about {left / 60:.0f} min left)")
+        return metrics
+
+    with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
+        list(pool.map(one, todo))
+    per_fold = [
+        json.loads((output_dir / f"fold{k}" / METRICS_FILE).read_text(encoding="utf8"))
+        for k in fold_ids
+    ]
+    avg = cv_average(per_fold)
+    name = dataset or data_dir.name
+    results = {
+        "task": "relation_extraction", "dataset": name,
+        "protocol": f"{len(fold_ids)}-fold cross-validation, mean ± sample std over folds",
+        "metric": "positive-class (label 1) P/R/F1 per fold, averaged over the folds",
+        "model": f"{settings.config} on {settings.base_model}, last weights",
+        **avg, "fold_ids": fold_ids, "settings": asdict(settings),
+    }
+    if name in PAPER_RE_F1:
+        results["paper_f1"] = PAPER_RE_F1[name]
+    (output_dir / "cv_results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
+    table = markdown_table(results)
+    (output_dir / "cv_results.md").write_text(table, encoding="utf8")
+    echo("\n" + table)
+    return results
+
+
+__all__ = [
+    "ENTITIES_SPANS_KEY", "PAPER_RE_F1", "CVSettings", "evaluate_relations", "entity_prf", "markdown_table",
+    "read_examples", "run_cv", "run_fold",
+]
