@@ -777,7 +777,7 @@ class ChemProtCorpus:
 @registry.readers("spacy-biobert.ChemProtCorpus.v1")
 def create_chemprot_corpus(
     path: Path, splitter: Optional[SentenceSplitter] = None,
-    labels: List[str] = SimpleFrozenList(CPR_LABELS), head_tag: str = CHEMICAL_TAG,
+    labels: Sequence[str] = CPR_LABELS, head_tag: str = CHEMICAL_TAG,
     tail_tag: str = GENE_TAG, overlap_tag: str = CHEM_GENE_TAG, limit: int = 0,
 ) -> ChemProtCorpus:
     """Registered reader: ChemProt candidate pairs as marked sentences with
@@ -1045,7 +1045,7 @@ class ChemProtRelationCorpus:
 @registry.readers("spacy-biobert.ChemProtRelationCorpus.v1")
 def create_chemprot_relation_corpus(
     path: Path, splitter: Optional[SentenceSplitter] = None,
-    labels: List[str] = SimpleFrozenList(CPR_LABELS), merge_gene_types: bool = True,
+    labels: Sequence[str] = CPR_LABELS, merge_gene_types: bool = True,
     spans_key: str = ENTITIES_SPANS_KEY, limit: int = 0,
 ) -> ChemProtRelationCorpus:
     """Registered reader: ChemProt abstracts with gold entities and sentences,

@@ -1,0 +1,326 @@
+"""Relation extraction end to end: readers that give the relation extractor
+gold entities and relations, the configs, evaluate-re, the 10-fold driver's
+bookkeeping, and the raw-text ChemProt pipeline (NER + sentencizer +
+relation extractor) saved, loaded with spacy.load and run with nlp.pipe."""
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.tokens import Doc
+from spacy.util import fix_random_seed, load_model_from_config
+from thinc.api import Adam, Config
+
+from spacy_biobert.candidates import sentence_pairs
+from spacy_biobert.re_data import (
+    ENTITIES_SPANS_KEY,
+    BinaryRERecord,
+    BinaryRERelationCorpus,
+    ChemProtNERCorpus,
+    ChemProtRelationCorpus,
+    binary_record_to_relation_doc,
+    chemprot_document_to_doc,
+    chemprot_pairs,
+    read_chemprot_documents,
+    read_chemprot_gold,
+)
+from spacy_biobert.re_eval import CVSettings, _reuse, evaluate_relations, markdown_table, read_examples
+
+CONFIGS = Path(__file__).parent.parent / "configs"
+
+# title + " " + abstract; offsets into that text
+ABSTRACT = (
+    "Aspirin inhibits COX-1.",
+    "Caffeine activates RyR1 in cells. The aspirin-COX2 complex binds TP53.",
+)
+TEXT = ABSTRACT[0] + " " + ABSTRACT[1]
+
+
+def _at(mention: str, after: int = 0):
+    start = TEXT.index(mention, after)
+    return start, start + len(mention)
+
+
+# id, type, start, end
+ENTITIES = [
+    ("T1", "CHEMICAL", *_at("Aspirin")), ("T2", "GENE-Y", *_at("COX-1")),
+    ("T3", "CHEMICAL", *_at("Caffeine")), ("T4", "GENE-N", *_at("RyR1")),
+    # nested: aspirin inside aspirin-COX2
+    ("T5", "CHEMICAL", *_at("aspirin")), ("T6", "GENE-Y", *_at("aspirin-COX2")),
+    ("T7", "GENE-Y", *_at("TP53")),
+]
+GOLD = [
+    ("CPR:4", "T1", "T2"), ("CPR:3", "T3", "T4"),
+    ("CPR:4", "T1", "T7"),  # across sentences: never a candidate
+    ("CPR:9", "T5", "T6"),  # overlapping mentions
+]
+
+
+def write_chemprot(folder: Path, pmid: str = "100") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    text = ABSTRACT[0] + " " + ABSTRACT[1]
+    (folder / "x_abstracts.tsv").write_text(f"{pmid}\t{ABSTRACT[0]}\t{ABSTRACT[1]}\n", encoding="utf8")
+    (folder / "x_entities.tsv").write_text("".join(
+        f"{pmid}\t{i}\t{t}\t{s}\t{e}\t{text[s:e]}\n" for i, t, s, e in ENTITIES), encoding="utf8")
+    (folder / "x_gold_standard.tsv").write_text("".join(
+        f"{pmid}\t{label}\tArg1:{a}\tArg2:{b}\n" for label, a, b in GOLD), encoding="utf8")
+    return folder
+
+
+def keys(doc):
+    return sorted(
+        (r["head"]["start_char"], r["head"]["end_char"], r["tail"]["start_char"], r["tail"]["end_char"], r["label"])
+        for r in doc._.relations
+    )
+
+
+# ---------------------------------------------------------------------------
+# readers
+
+
+def test_binary_record_to_relation_doc_entities_and_relation():
+    nlp = spacy.blank("en")
+    rec = BinaryRERecord("The @GENE$-related risk of @DISEASE$.", 1, line=3)
+    doc = binary_record_to_relation_doc(nlp.vocab, rec, make_doc=nlp.make_doc)
+    assert doc.text == rec.text
+    assert [(e.text, e.label_) for e in doc.ents] == [("@GENE$", "GENE"), ("@DISEASE$", "DISEASE")]
+    assert keys(doc) == [(4, 10, 27, 36, "1")]
+    neg = binary_record_to_relation_doc(nlp.vocab, BinaryRERecord(rec.text, 0, 4), make_doc=nlp.make_doc)
+    assert neg._.relations == []
+
+
+def test_binary_corpus_predicted_has_entities_not_relations(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_text("@GENE$ causes @DISEASE$ .\t1\nno link of @GENE$ to @DISEASE$ .\t0\n", encoding="utf8")
+    nlp = spacy.blank("en")
+    examples = list(BinaryRERelationCorpus(path)(nlp))
+    assert len(examples) == 2
+    for eg in examples:
+        assert [e.text for e in eg.predicted.ents] == ["@GENE$", "@DISEASE$"]
+        assert not eg.predicted._.relations
+    assert [len(eg.reference._.relations) for eg in examples] == [1, 0]
+
+
+def test_binary_corpus_bad_line_names_file_and_line(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_text("@GENE$ causes @DISEASE$ .\t1\nno tags here\t0\n", encoding="utf8")
+    with pytest.raises(ValueError, match=r"train\.tsv.*2|2.*train\.tsv"):
+        list(BinaryRERelationCorpus(path)(spacy.blank("en")))
+
+
+def test_chemprot_doc_entities_sentences_relations(tmp_path):
+    folder = write_chemprot(tmp_path / "split")
+    nlp = spacy.blank("en")
+    (eg,) = list(ChemProtRelationCorpus(folder)(nlp))
+    ref = eg.reference
+    text = ref.text
+    assert text == ABSTRACT[0] + " " + ABSTRACT[1]
+    # every mention is in the span group with exact offsets; GENE-Y/N -> GENE
+    group = [(s.start_char, s.end_char, s.label_) for s in ref.spans[ENTITIES_SPANS_KEY]]
+    assert sorted(group) == sorted(
+        (s, e, "CHEMICAL" if t == "CHEMICAL" else "GENE") for _, t, s, e in ENTITIES)
+    # doc.ents cannot overlap: the nested chemical gives way to the longer gene
+    assert (62, 69, "CHEMICAL") not in [(e.start_char, e.end_char, e.label_) for e in ref.ents]
+    assert len(ref.ents) == len(ENTITIES) - 1
+    assert [s.text for s in ref.sents] == ["Aspirin inhibits COX-1.", "Caffeine activates RyR1 in cells.",
+                                           "The aspirin-COX2 complex binds TP53."]
+    # all four gold relations are on the reference (the cross-sentence one too)
+    assert len(ref._.relations) == 4
+    # the predicted doc: same entities, span group and sentences, no relations
+    pred = eg.predicted
+    assert pred.text == text and not pred._.relations
+    assert [(e.start_char, e.end_char) for e in pred.ents] == [(e.start_char, e.end_char) for e in ref.ents]
+    assert len(pred.spans[ENTITIES_SPANS_KEY]) == len(ref.spans[ENTITIES_SPANS_KEY])
+    assert [s.start for s in pred.sents] == [s.start for s in ref.sents]
+    # candidates from the span group: chemical x gene within a sentence
+    cands = sentence_pairs(pred, [("CHEMICAL", "GENE")], ENTITIES_SPANS_KEY)
+    assert {(c.head.text, c.tail.text) for c in cands} == {
+        ("Aspirin", "COX-1"), ("Caffeine", "RyR1"), ("aspirin", "aspirin-COX2"), ("aspirin", "TP53")}
+    # without the group key: doc.ents only (the nested chemical is not there)
+    assert len(sentence_pairs(pred, [("CHEMICAL", "GENE")])) == 2
+
+
+def test_chemprot_candidates_match_chemprot_pairs_on_real_data(shared_data):
+    """The docs give the relation extractor exactly the candidate pairs (and
+    gold relations kept) that chemprot_pairs counts, on 30 real abstracts."""
+    folder = shared_data / "re" / "chemprot" / "development"
+    documents = read_chemprot_documents(
+        folder / "chemprot_development_abstracts.tsv", folder / "chemprot_development_entities.tsv")
+    subset = dict(list(documents.items())[:30])
+    gold = [g for g in read_chemprot_gold(folder / "chemprot_development_gold_standard.tsv", documents)
+            if g[0] in subset]
+    pairs = chemprot_pairs(subset, gold)
+    nlp = spacy.blank("en")
+    n_cands = n_kept = 0
+    for pmid, document in subset.items():
+        doc = chemprot_document_to_doc(nlp.vocab, document, [g for g in gold if g[0] == pmid],
+                                       make_doc=nlp.make_doc)
+        cands = sentence_pairs(doc, [("CHEMICAL", "GENE")], ENTITIES_SPANS_KEY)
+        n_cands += len(cands)
+        cand_keys = {(c.head.start_char, c.head.end_char, c.tail.start_char, c.tail.end_char) for c in cands}
+        n_kept += sum(k[:4] in cand_keys for k in keys(doc))
+    assert n_cands == len(pairs)
+    assert n_kept == sum(p.label != "false" for p in pairs for _ in p.gold_labels)
+
+
+def test_chemprot_ner_corpus_sentences(tmp_path):
+    folder = write_chemprot(tmp_path / "split")
+    nlp = spacy.blank("en")
+    corpus = ChemProtNERCorpus(folder)
+    examples = list(corpus(nlp))
+    assert [eg.reference.text.strip() for eg in examples] == [
+        "Aspirin inhibits COX-1.", "Caffeine activates RyR1 in cells.", "The aspirin-COX2 complex binds TP53."]
+    assert [(e.text, e.label_) for e in examples[2].reference.ents] == [("aspirin-COX2", "GENE"), ("TP53", "GENE")]
+    assert not examples[0].predicted.ents
+    assert corpus.n_mentions == 7 and corpus.n_nested == 1
+
+
+# ---------------------------------------------------------------------------
+# configs, training, evaluation
+
+
+def re_nlp(config_name, base_model, **overrides):
+    config = Config().from_disk(CONFIGS / config_name, overrides={"paths.base_model": str(base_model), **overrides})
+    return load_model_from_config(config, auto_fill=True, validate=True)
+
+
+def test_re_binary_config_trains_and_evaluates(tiny_bert, tmp_path):
+    path = tmp_path / "train.tsv"
+    lines = ["@GENE$ causes @DISEASE$ .\t1", "the @GENE$ is not associated with @DISEASE$ .\t0"] * 4
+    path.write_text("\n".join(lines) + "\n", encoding="utf8")
+    nlp = re_nlp("re_binary.cfg", tiny_bert, **{"paths.train": str(path), "paths.dev": str(path)})
+    examples = read_examples(nlp, path, "binary")
+    fix_random_seed(0)
+    nlp.initialize(lambda: examples)
+    assert nlp.get_pipe("relation_extractor").labels == ("1",)
+    opt = Adam(0.005)
+    for _ in range(30):
+        nlp.update(examples, sgd=opt, drop=0.0)
+    scores = evaluate_relations(nlp, examples, show_progress=False)
+    assert scores["n_docs"] == 8 and scores["n_gold_relations"] == 4
+    # positive-class P/R/F1 over the 8 sentences; learnable from the words
+    assert scores["f"] == pytest.approx(1.0)
+    table = markdown_table({**scores, "dataset": "gad", "protocol": "x", "model": "m", "metric": "m"})
+    assert "| gad | 100.00 | 100.00 | 100.00 | 79.29 | 81.61 |" in table
+
+
+def test_evaluate_relations_needs_a_relation_extractor():
+    with pytest.raises(ValueError, match="E058"):
+        evaluate_relations(spacy.blank("en"), [])
+
+
+def test_read_examples_bad_format(tmp_path):
+    with pytest.raises(ValueError, match="E059"):
+        read_examples(spacy.blank("en"), tmp_path, "conll")
+
+
+def test_cv_reuse_refuses_other_settings(tmp_path):
+    done = tmp_path / "metrics.json"
+    done.write_text(json.dumps({**CVSettings(steps=10).__dict__, "fold": 1, "p": 1, "r": 1, "f": 1}), encoding="utf8")
+    assert _reuse(done, CVSettings(steps=10))["f"] == 1
+    with pytest.raises(ValueError, match="E022"):
+        _reuse(done, CVSettings(steps=20))
+
+
+# ---------------------------------------------------------------------------
+# the raw-text ChemProt pipeline
+
+
+@pytest.fixture(scope="module")
+def chemprot_pipeline(tmp_path_factory):
+    """transformer + ner (CHEMICAL, GENE) and relation_extractor, each briefly
+    trained on the toy ChemProt split, assembled with configs/chemprot_pipeline.cfg,
+    saved and loaded back with spacy.load."""
+    from util import make_tiny_bert
+
+    root = tmp_path_factory.mktemp("chemprot_pipeline")
+    bert = make_tiny_bert(root / "bert", extra_words=["aspirin", "caffeine", "inhibits", "activates", "binds"])
+    folder = write_chemprot(root / "split")
+    fix_random_seed(0)
+    paths = {"paths.train": str(folder), "paths.dev": str(folder)}
+    ner = re_nlp("chemprot_ner.cfg", bert, **paths)
+    ner_examples = list(ChemProtNERCorpus(folder)(ner))
+    ner.initialize(lambda: ner_examples)
+    opt = Adam(0.001)
+    for _ in range(3):
+        ner.update(ner_examples, sgd=opt)
+    ner.to_disk(root / "ner")
+    rel = re_nlp("re_chemprot.cfg", bert, **paths)
+    rel_examples = list(ChemProtRelationCorpus(folder)(rel))
+    rel.initialize(lambda: rel_examples)
+    for _ in range(3):
+        rel.update(rel_examples, sgd=Adam(0.001))
+    rel.to_disk(root / "re")
+    config = Config().from_disk(
+        CONFIGS / "chemprot_pipeline.cfg",
+        overrides={"paths.ner_model": str(root / "ner"), "paths.re_model": str(root / "re")},
+    )
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    nlp.to_disk(root / "pipeline")
+    return spacy.load(root / "pipeline"), folder
+
+
+def test_chemprot_pipeline_raw_text(chemprot_pipeline):
+    nlp, _ = chemprot_pipeline
+    assert nlp.pipe_names == ["transformer", "ner", "sentencizer", "relation_extractor"]
+    assert set(nlp.get_pipe("relation_extractor").labels) == {"CPR:3", "CPR:4", "CPR:9"}
+    texts = [ABSTRACT[0] + " " + ABSTRACT[1], "", "No entities at all here.", "aspirin " * 300]
+    with warnings.catch_warnings():
+        # the untrained NER may tag many of the 300 words: then W010 (cap) is right
+        warnings.filterwarnings("ignore", message=".*W010")
+        docs = list(nlp.pipe(texts, batch_size=2))
+    for text, doc in zip(texts, docs):
+        assert doc.text == text
+        assert isinstance(doc._.relations, list)
+        for rec in doc._.relations:
+            assert rec["label"] in ("CPR:3", "CPR:4", "CPR:9")
+            assert doc.char_span(rec["head"]["start_char"], rec["head"]["end_char"]) is not None
+
+
+def _with_ents(nlp, text, ents):
+    doc = nlp.make_doc(text)
+    doc.ents = [doc.char_span(s, e, label=label) for s, e, label in ents]
+    return doc
+
+
+def test_chemprot_pipeline_zero_one_many_entities(chemprot_pipeline):
+    """The relation stage of the loaded pipeline on docs whose entities are
+    given: 0 and 1 entities -> no relation; 40 chemicals x 40 genes in one
+    sentence -> capped at max_pairs_per_sentence with warning W010."""
+    nlp, _ = chemprot_pipeline
+    rel = nlp.get_pipe("relation_extractor")
+    many = " ".join(f"aspirin{i} binds cox{i}" for i in range(40)) + "."
+    ents = []
+    pos = 0
+    for i in range(40):
+        a = many.index(f"aspirin{i} ", pos)
+        ents.append((a, a + len(f"aspirin{i}"), "CHEMICAL"))
+        b = many.index(f"cox{i}", a)
+        ents.append((b, b + len(f"cox{i}"), "GENE"))
+        pos = b
+    docs = [
+        _with_ents(nlp, "Nothing here.", []),
+        _with_ents(nlp, "Aspirin alone.", [(0, 7, "CHEMICAL")]),
+        _with_ents(nlp, many, ents),
+    ]
+    with nlp.select_pipes(enable=["sentencizer", "relation_extractor"]):
+        with pytest.warns(UserWarning, match="W010"):
+            out = list(nlp.pipe(docs))
+    assert out[0]._.relations == [] and out[1]._.relations == []
+    with pytest.warns(UserWarning, match="W010"):
+        scores = rel.predict([out[2]])
+    assert len(scores[0][0]) == rel.cfg["max_pairs_per_sentence"]
+    assert all(r["head"]["label"] == "CHEMICAL" and r["tail"]["label"] == "GENE" for r in out[2]._.relations)
+
+
+def test_chemprot_pipeline_end_to_end_evaluation(chemprot_pipeline):
+    nlp, folder = chemprot_pipeline
+    examples = read_examples(nlp, folder, "chemprot")
+    gold = evaluate_relations(nlp, examples, show_progress=False)
+    e2e = evaluate_relations(nlp, examples, predicted_entities=True, show_progress=False)
+    for s in (gold, e2e):
+        assert 0.0 <= s["f"] <= 1.0 and s["n_gold_relations"] == 4
+    assert set(e2e["entities"]) >= {"p", "r", "f", "tp", "fp", "fn"}
+    assert e2e["entities"]["tp"] + e2e["entities"]["fn"] == 6
