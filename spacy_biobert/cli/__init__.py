@@ -6,6 +6,7 @@ from .assets import assets_command
 from .compare import compare_command
 from .convert import convert_command
 from .evaluate import evaluate_command
+from .evaluate_qa import evaluate_qa_command, qa_stats_command
 from .pretrain import pretrain_command
 
 app = typer.Typer(
@@ -18,6 +19,8 @@ app.command("assets")(assets_command)
 app.command("compare")(compare_command)
 app.command("convert")(convert_command)
 app.command("evaluate")(evaluate_command)
+app.command("evaluate-qa")(evaluate_qa_command)
+app.command("qa-stats")(qa_stats_command)
 app.command("pretrain")(pretrain_command)
 
 __all__ = ["app"]
