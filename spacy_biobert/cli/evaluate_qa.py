@@ -32,15 +32,21 @@ PAPER_QA = {
 }
 
 
-def find_bioasq_batches(test_dir: Path) -> List[Tuple[str, int, Path, Path]]:
+def find_bioasq_batches(test_dir: Path, years: Optional[List[str]] = None) -> List[Tuple[str, int, Path, Path]]:
     """(year, batch, test file, golden file) of every test batch in a folder
-    that has its golden file (BioASQ-test-factoid-6b-3.json + 6B3_golden.json)."""
+    that has its golden file (BioASQ-test-factoid-6b-3.json + 6B3_golden.json).
+
+    years (Optional[List[str]]): only these years ("4b", "5b", "6b"); None: all.
+    """
+    wanted = {y.strip().lower() for y in years} if years else None
     found = []
     for path in sorted(Path(test_dir).glob("BioASQ-test-factoid-*.json")):
         match = TEST_FILE.match(path.name)
         if not match:
             continue
         year, batch = match.group(1), int(match.group(2))
+        if wanted is not None and f"{year}b" not in wanted:
+            continue
         golden = path.parent / f"{year}B{batch}_golden.json"
         if golden.exists():
             found.append((f"{year}b", batch, path, golden))
@@ -84,6 +90,7 @@ def _qa_pipe(nlp: Any, component: Optional[str]) -> Any:
 def evaluate_bioasq(
     nlp: Any, test_dir: Path, *, component: Optional[str] = None, n_best: int = 20,
     null_answer: bool = False, batch_size: int = 32, show_progress: bool = True,
+    years: Optional[List[str]] = None,
 ) -> Dict[str, Any]:
     """Run `nlp` over the BioASQ factoid test batches of `test_dir` and score
     them (see the module docstring).
@@ -91,6 +98,7 @@ def evaluate_bioasq(
     n_best (int): answers taken per snippet before pooling (BioBERT: 20).
     null_answer (bool): let a snippet give no answer when [CLS] wins; off by
         default, as in the paper's SQuAD v1.1-style factoid runs.
+    years (Optional[List[str]]): only these years' batches (e.g. ["6b"]).
     RETURNS (Dict[str, Any]): per_batch, per_year, predictions.
     """
     from ..pipeline.qa import set_questions
@@ -103,7 +111,7 @@ def evaluate_bioasq(
     per_batch = []
     predictions: Dict[str, List[Tuple[str, float]]] = {}
     try:
-        for year, batch, test_path, golden_path in find_bioasq_batches(test_dir):
+        for year, batch, test_path, golden_path in find_bioasq_batches(test_dir, years):
             snippets = read_test_snippets(test_path)
             golden = load_factoid_golden(golden_path)
             docs = (set_questions(nlp.make_doc(text), [question], attr=pipe.cfg["questions_attr"]) for _, text, question in snippets)
@@ -193,6 +201,7 @@ def evaluate_qa_command(
     n_best: int = typer.Option(20, "--n-best", help="Answers per snippet before pooling"),
     null_answer: bool = typer.Option(False, "--null-answer/--no-null-answer", help="Let a snippet give no answer when [CLS] wins"),
     batch_size: int = typer.Option(32, "--batch-size"),
+    years: str = typer.Option("", "--years", help="Comma-separated years to score (e.g. 6b); default: all in the folder"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id, -1 for CPU"),
 ) -> None:
     """Score a QA pipeline on the BioASQ factoid test batches (the paper's metric)."""
@@ -208,7 +217,7 @@ def evaluate_qa_command(
     }
     results.update(evaluate_bioasq(
         nlp, test_dir, component=component, n_best=n_best, null_answer=null_answer,
-        batch_size=batch_size,
+        batch_size=batch_size, years=[y for y in years.split(",") if y.strip()] or None,
     ))
     table = markdown_table(results)
     sys.stdout.write("\n" + table + "\n")
