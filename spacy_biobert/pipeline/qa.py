@@ -392,7 +392,8 @@ class QuestionAnswerer(TrainablePipe):
         """The windows of each question over a passage (tokenized once)."""
         tokenizer = self._tokenizer()
         limit, model_max = self._window_limit()
-        passage = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        # verbose=False: a passage longer than the model is expected here (it is windowed)
+        passage = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         p_ids = list(passage["input_ids"])
         offsets = [tuple(o) for o in passage["offset_mapping"]]
         n_special = tokenizer.num_special_tokens_to_add(pair=True)
