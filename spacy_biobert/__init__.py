@@ -2,13 +2,23 @@
 
 from ._fork import install_fork_guard
 from .about import __version__
-from .extensions import ENT_CONFIDENCE_ATTR, RELATIONS_ATTR, install_extensions
+from .extensions import (
+    ANSWERS_ATTR,
+    ENT_CONFIDENCE_ATTR,
+    QUESTIONS_ATTR,
+    RELATIONS_ATTR,
+    install_extensions,
+)
 from .pipeline import (
     BioBertNER,
+    QuestionAnswerer,
     RelationExtractor,
+    answer_spans,
     make_biobert_ner,
+    make_biobert_qa,
     make_biobert_relation_extractor,
     relation_spans,
+    set_questions,
 )
 
 install_fork_guard()
@@ -23,4 +33,10 @@ __all__ = [
     "make_biobert_relation_extractor",
     "relation_spans",
     "RELATIONS_ATTR",
+    "QuestionAnswerer",
+    "make_biobert_qa",
+    "answer_spans",
+    "set_questions",
+    "QUESTIONS_ATTR",
+    "ANSWERS_ATTR",
 ]

@@ -5,8 +5,17 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy
 from spacy.tokens import Doc
 from spacy.util import SimpleFrozenDict, registry
-from thinc.api import Dropout, Model, Ops, Softmax_v2, chain, with_array, zero_init
-from thinc.types import Floats2d, FloatsXd
+from thinc.api import (
+    Dropout,
+    Linear,
+    Model,
+    Ops,
+    Softmax_v2,
+    chain,
+    with_array,
+    zero_init,
+)
+from thinc.types import Floats2d, Floats3d, FloatsXd
 
 InT = List[Doc]
 OutT = List[Floats2d]
@@ -178,3 +187,76 @@ def _pair_forward(model: Model, texts: List[str], is_train: bool) -> Tuple[Float
         return bp_encoder(bp_dropout(bp_output(d_probs)))
 
     return probs, backprop
+
+
+@registry.architectures("spacy-biobert.SpanExtractor.v1")
+def build_span_extractor_v1(
+    name: str,
+    tokenizer_config: Dict[str, Any],
+    transformer_config: Dict[str, Any] = SimpleFrozenDict(),
+    dropout: float = 0.1,
+    init_std: float = 0.02,
+    max_length: int = 384,
+    mixed_precision: bool = False,
+    grad_scaler_config: Dict[str, Any] = SimpleFrozenDict(),
+) -> Model[Dict[str, Any], Floats3d]:
+    """The paper's QA head (BERT's SQuAD architecture): the question and a
+    window of the passage go through the encoder as a text pair, and one
+    linear output layer turns every wordpiece vector into a start and an end
+    logit.
+
+    The extractor owns its encoder (the input is a question-passage pair, so
+    the doc-level `transformer` component cannot feed it); weights, model
+    config and tokenizer are serialized with this model.
+
+    name (str): base model (hub name or folder), e.g. from
+        spacy-biobert.base_model.v1; loaded at initialization only.
+    tokenizer_config (Dict[str, Any]): e.g. from spacy-biobert.tokenizer_config.v1.
+    transformer_config (Dict[str, Any]): kwargs of AutoConfig.from_pretrained.
+    dropout (float): dropout on the wordpiece vectors.
+    init_std (float): std of the output weights (BERT's initializer_range).
+    max_length (int): wordpieces per window (question, passage part and the
+        special tokens); BERT's SQuAD recipe uses 384.
+    RETURNS (Model[Dict[str, Any], Floats3d]): (n_windows, length, 2) logits,
+        [..., 0] start and [..., 1] end, for encoded windows (input_ids,
+        attention_mask, token_type_ids).
+    """
+    from .span_encoder import WordpieceEncoder
+
+    encoder = WordpieceEncoder(
+        name, tokenizer_config, transformer_config, max_length=max_length,
+        mixed_precision=mixed_precision, grad_scaler_config=dict(grad_scaler_config),
+    )
+    init_W = _normal_init(init_std) if init_std > 0 else zero_init
+    output_layer = Linear(nO=2, init_W=init_W)
+    model: Model[Dict[str, Any], Floats3d] = Model(
+        "biobert_span_extractor",
+        _span_forward,
+        init=_span_init,
+        layers=[encoder, Dropout(dropout), output_layer],
+        refs={"encoder": encoder, "output_layer": output_layer},
+        dims={"nO": 2},
+    )
+    return model
+
+
+def _span_init(model: Model, X: Optional[Any] = None, Y: Optional[Any] = None) -> None:
+    encoder, dropout, output_layer = model.layers
+    encoder.initialize()
+    output_layer.set_dim("nI", encoder.get_dim("nO"))
+    output_layer.initialize()
+
+
+def _span_forward(model: Model, batch: Dict[str, Any], is_train: bool) -> Tuple[Floats3d, Callable]:
+    encoder, dropout, output_layer = model.layers
+    hidden, bp_encoder = encoder(batch, is_train)
+    n, length, width = hidden.shape
+    flat = model.ops.reshape2f(hidden, n * length, width)
+    dropped, bp_dropout = dropout(flat, is_train)
+    logits, bp_output = output_layer(dropped, is_train)
+
+    def backprop(d_logits: Floats3d) -> Dict[str, Any]:
+        d_flat = bp_dropout(bp_output(model.ops.reshape2f(d_logits, n * length, 2)))
+        return bp_encoder(model.ops.reshape3f(d_flat, n, length, width))
+
+    return model.ops.reshape3f(logits, n, length, 2), backprop

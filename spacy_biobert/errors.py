@@ -120,4 +120,26 @@ class Errors(metaclass=ErrorsWithCodes):
             "components: {pipes}); relation evaluation needs one.")
     E059 = ("Unknown relation data format '{fmt}': use one of {formats} "
             "(binary: a GAD / EU-ADR .tsv file; chemprot: a ChemProt split folder).")
+    E100 = ("{path}: not valid JSON ({err}). Expected a SQuAD-format file: "
+            "{{\"data\": [{{\"paragraphs\": [{{\"context\": ..., \"qas\": [...]}}]}}]}}.")
+    E101 = ("{path}: malformed SQuAD entry {where}: {why}.")
+    E102 = ("The question {question!r} has {n} wordpieces: with [CLS] and two "
+            "[SEP] it leaves no room for the passage in a window of {limit} "
+            "wordpieces. Shorten the question or raise the architecture's "
+            "max_length (at most the model's {model_max}).")
+    E103 = ("Invalid QA settings: {what}.")
+    E104 = ("doc._.{attr} must be a list of strings (the questions), got {value!r}.")
+    E105 = ("A QA record has no {what}: expected {{'question': str, 'answers': "
+            "[{{'text': str, 'start_char': int, 'end_char': int, 'score': float}}, ...]}} "
+            "as biobert_qa writes to doc._.answers.")
+    E106 = ("The gold answer {text!r} of question {question!r} is at characters "
+            "{start}-{end}, outside the passage (length {length}) or empty.")
+    E107 = ("The reference doc has {n_answers} answer records for {n_questions} "
+            "questions in doc._.{attr}: give one record per question, in order.")
+    E108 = ("{path}: no BioASQ test files (BioASQ-test-factoid-<year>-<batch>.json) "
+            "with a matching golden file (<YEAR>B<batch>_golden.json) found.")
+    E109 = ("No question-answering component (biobert_qa) in the pipeline {names}; "
+            "name one with --component.")
+    E110 = ("init_model {path!r} has no question-answering component (biobert_qa) "
+            "to copy the weights from.")
 # fmt: on

@@ -10,6 +10,9 @@ P/R/F1 over CPR:3, 4, 5, 6 and 9 only, where "false" is never a target class
 and a wrong positive class is one FP and one FN (chemprot_prf).
 """
 
+import re
+import string
+from collections import Counter
 from typing import (
     Any,
     Collection,
@@ -328,3 +331,166 @@ def make_relation_scorer():
     ChemProt metric on candidate pairs.
     """
     return relation_score
+
+
+# Question answering ---------------------------------------------------------
+#
+# Training-time model selection uses SQuAD's exact match and token F1 of the
+# top answer (qa_score). The reported metric is BioASQ's (PROTOCOL, QA):
+# pool the n-best spans of all snippets of a question (pool_bioasq_answers),
+# then strict accuracy, lenient accuracy and MRR over all factoid questions of
+# the golden file (bioasq_factoid_scores).
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+
+
+def normalize_squad_answer(text: str) -> str:
+    """SQuAD v1.1's answer normalization: lower-case, drop punctuation and
+    articles (a, an, the), collapse white space."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+_PUNCTUATION = set(string.punctuation)
+
+
+def squad_exact_f1(prediction: str, golds: Sequence[str]) -> Tuple[float, float]:
+    """SQuAD v1.1 exact match and token F1 of one prediction, the maximum over
+    the gold answers.
+
+    RETURNS (Tuple[float, float]): exact match (0 or 1) and F1 (0 to 1).
+    """
+    if not golds:
+        return (1.0, 1.0) if not prediction else (0.0, 0.0)
+    pred_norm = normalize_squad_answer(prediction)
+    pred_tokens = pred_norm.split()
+    best_em = best_f1 = 0.0
+    for gold in golds:
+        gold_norm = normalize_squad_answer(gold)
+        best_em = max(best_em, float(pred_norm == gold_norm))
+        gold_tokens = gold_norm.split()
+        common = Counter(pred_tokens) & Counter(gold_tokens)
+        same = sum(common.values())
+        if same:
+            p = same / len(pred_tokens)
+            r = same / len(gold_tokens)
+            best_f1 = max(best_f1, 2 * p * r / (p + r))
+    return best_em, best_f1
+
+
+def qa_score(examples: Iterable[Example], *, answers_attr: str = "answers", **kwargs: Any) -> Dict[str, Any]:
+    """SQuAD exact match and F1 of the top predicted answer of every question
+    (predicted doc._.answers against the reference's gold answers), averaged
+    over the questions. A question with no predicted answer scores 0 (1 if it
+    has no gold answer either).
+
+    answers_attr (str): the Doc._ attribute with the answer records.
+    RETURNS (Dict[str, Any]): qa_exact, qa_f1 (None without questions).
+    """
+    ems: List[float] = []
+    f1s: List[float] = []
+    for eg in examples:
+        gold_records = eg.reference._.get(answers_attr) or []
+        pred_records = eg.predicted._.get(answers_attr) or []
+        for i, gold in enumerate(gold_records):
+            golds = [a["text"] for a in gold.get("answers") or []]
+            pred = pred_records[i]["answers"] if i < len(pred_records) else []
+            em, f1 = squad_exact_f1(pred[0]["text"] if pred else "", golds)
+            ems.append(em)
+            f1s.append(f1)
+    if not ems:
+        return {"qa_exact": None, "qa_f1": None}
+    return {"qa_exact": sum(ems) / len(ems), "qa_f1": sum(f1s) / len(f1s)}
+
+
+@registry.scorers("spacy-biobert.qa_scorer.v1")
+def make_qa_scorer():
+    """Registered scorer: SQuAD exact match and F1 of the top answers (see
+    qa_score); the component passes its answers_attr."""
+    return qa_score
+
+
+def pool_bioasq_answers(
+    candidates: Iterable[Tuple[str, float]], *, top_k: int = 5, max_chars: int = 100
+) -> List[Tuple[str, float]]:
+    """BioASQ factoid post-processing of one question (BioBERT's
+    transform_n2b_factoid): pool the n-best answers of all its snippets, drop
+    empty answers and answers longer than `max_chars` characters, merge the
+    answers whose lower-cased text is identical by summing their
+    probabilities, and keep the `top_k` best.
+
+    candidates (Iterable[Tuple[str, float]]): (answer text, probability) from
+        every snippet of the question.
+    RETURNS (List[Tuple[str, float]]): (text, summed probability), best first;
+        a merged answer keeps the spelling of its most probable member
+        (ties: the first seen).
+    """
+    merged: Dict[str, List[Any]] = {}
+    order: Dict[str, int] = {}
+    for text, prob in candidates:
+        text = text.strip()
+        if not text or len(text) > max_chars:
+            continue
+        key = text.lower()
+        if key not in merged:
+            merged[key] = [text, float(prob), float(prob)]
+            order[key] = len(order)
+        else:
+            entry = merged[key]
+            entry[1] += float(prob)
+            if float(prob) > entry[2]:
+                entry[0], entry[2] = text, float(prob)
+    ranked = sorted(merged.items(), key=lambda kv: (-kv[1][1], order[kv[0]]))
+    return [(entry[0], entry[1]) for _, entry in ranked[:top_k]]
+
+
+def golden_synonyms(exact_answer: Any) -> List[str]:
+    """The accepted answers of a BioASQ factoid question: its exact_answer
+    ('X', ['X', 'Y'] or [['X', 'Y']], synonym lists) flattened to strings."""
+    if isinstance(exact_answer, str):
+        return [exact_answer]
+    out: List[str] = []
+    for item in exact_answer or []:
+        out.extend(golden_synonyms(item))
+    return out
+
+
+def bioasq_factoid_scores(
+    predictions: Dict[str, Sequence[str]], golden: Dict[str, Sequence[str]], *, top_k: int = 5
+) -> Dict[str, Any]:
+    """BioASQ factoid strict accuracy, lenient accuracy and MRR.
+
+    An answer is correct when, lower-cased (and stripped), it equals one of
+    the question's gold synonyms lower-cased. Strict: the first answer is
+    correct; lenient: one of the first `top_k` is; MRR: the mean of 1/rank of
+    the first correct answer (0 if none). All three average over every
+    question of `golden`: a question without predictions counts as wrong;
+    predictions for questions not in `golden` are ignored.
+
+    predictions (Dict[str, Sequence[str]]): question id -> ranked answers.
+    golden (Dict[str, Sequence[str]]): question id -> gold synonyms.
+    RETURNS (Dict[str, Any]): strict, lenient, mrr (fractions; None when
+        golden is empty), n_questions, n_answered.
+    """
+    strict = lenient = rr = 0.0
+    answered = 0
+    for qid, synonyms in golden.items():
+        gold = {s.strip().lower() for s in synonyms}
+        ranked = list(predictions.get(qid) or [])[:top_k]
+        if ranked:
+            answered += 1
+        for rank, answer in enumerate(ranked, start=1):
+            if answer.strip().lower() in gold:
+                strict += float(rank == 1)
+                lenient += 1.0
+                rr += 1.0 / rank
+                break
+    n = len(golden)
+    if n == 0:
+        return {"strict": None, "lenient": None, "mrr": None, "n_questions": 0, "n_answered": 0}
+    return {
+        "strict": strict / n, "lenient": lenient / n, "mrr": rr / n,
+        "n_questions": n, "n_answered": answered,
+    }

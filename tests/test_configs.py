@@ -1,5 +1,8 @@
-"""Every committed config loads, validates and resolves its training section."""
+"""Every committed config loads, validates and resolves its training section,
+each with a tiny corpus in the format its reader expects (IOB TSV for NER,
+SQuAD JSON for QA)."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -7,22 +10,43 @@ import spacy
 from spacy.util import registry
 from thinc.api import Config
 
+import spacy_biobert.qa_data  # noqa: F401 (registrations without a reinstall; test_registry checks entry points)
+
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").rglob("*.cfg"))
+
+# reader -> (file name, content, pipe names, component class, batches of 20 items)
+SQUAD = {"data": [{"paragraphs": [{"context": "familial polyposis", "qas": [
+    {"id": "q1", "question": "which disease ?", "answers": [{"text": "polyposis", "answer_start": 9}]}
+]}]}]}
+# fmt: off
+CORPORA = {
+    "spacy-biobert.IOBCorpus.v1": (
+        "train.tsv", "familial\tB-Disease\npolyposis\tI-Disease\n\nthe\tO\n",
+        ["transformer", "ner"], "BioBertNER", 2,
+    ),
+    "spacy-biobert.SquadCorpus.v1": ("train.json", json.dumps(SQUAD), ["qa"], "QuestionAnswerer", 3),
+}
+# fmt: on
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(p.parents[1])))
 def test_configs_load_and_resolve(path, tiny_bert, tmp_path):
-    train = tmp_path / "train.tsv"
-    train.write_text("familial\tB-Disease\npolyposis\tI-Disease\n\nthe\tO\n", encoding="utf8")
+    reader = Config().from_disk(path, interpolate=False)["corpora"]["train"]["@readers"]
+    assert reader in CORPORA, f"{path.name}: no test corpus for reader {reader}"
+    name, content, pipe_names, cls_name, n_batches = CORPORA[reader]
+    train = tmp_path / name
+    train.write_text(content, encoding="utf8")
     overrides = {"paths.base_model": str(tiny_bert), "paths.train": str(train), "paths.dev": str(train)}
     config = Config().from_disk(path, overrides=overrides)
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
-    assert nlp.pipe_names == ["transformer", "ner"]
-    assert nlp.get_pipe("ner").__class__.__name__ == "BioBertNER"
+    assert nlp.pipe_names == pipe_names
+    assert nlp.get_pipe(pipe_names[-1]).__class__.__name__ == cls_name
     training = nlp.config.interpolate()["training"]
     resolved = registry.resolve(
         {"batcher": training["batcher"], "lr": training["optimizer"]["learn_rate"]}
     )
-    assert len(list(resolved["batcher"]([[1]] * 20))) == 2
+    assert len(list(resolved["batcher"]([[1]] * 20))) == n_batches
     peak = training["optimizer"]["learn_rate"]["initial_rate"]
     assert 0.0 <= next(iter(resolved["lr"])) <= peak
+    corpus = registry.resolve({"c": nlp.config.interpolate()["corpora"]["train"]})["c"]
+    assert len(list(corpus(nlp))) >= 1

@@ -27,6 +27,10 @@ ENTRY_POINTS = [
     ("spacy_misc", "spacy-biobert.tokenizer_config.v1", "misc"),
     ("spacy_callbacks", "spacy-biobert.check_base_model.v1", "callbacks"),
     ("spacy_batchers", "spacy-biobert.batch_by_length.v1", "batchers"),
+    ("spacy_factories", "biobert_qa", "factories"),
+    ("spacy_architectures", "spacy-biobert.SpanExtractor.v1", "architectures"),
+    ("spacy_readers", "spacy-biobert.SquadCorpus.v1", "readers"),
+    ("spacy_scorers", "spacy-biobert.qa_scorer.v1", "scorers"),
     ("thinc_schedules", "spacy-biobert.warmup_linear_epochs.v1", "schedules"),
 ]
 # fmt: on

@@ -7,6 +7,7 @@ from .compare import compare_command
 from .convert import convert_command
 from .evaluate import evaluate_command
 from .evaluate_re import evaluate_re_command, re_cv_command
+from .evaluate_qa import evaluate_qa_command, qa_stats_command
 from .pretrain import pretrain_command
 
 app = typer.Typer(
@@ -21,6 +22,8 @@ app.command("convert")(convert_command)
 app.command("evaluate")(evaluate_command)
 app.command("evaluate-re")(evaluate_re_command)
 app.command("re-cv")(re_cv_command)
+app.command("evaluate-qa")(evaluate_qa_command)
+app.command("qa-stats")(qa_stats_command)
 app.command("pretrain")(pretrain_command)
 
 __all__ = ["app"]

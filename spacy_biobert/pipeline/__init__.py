@@ -1,4 +1,5 @@
 from .ner import BioBertNER, make_biobert_ner
+from .qa import QuestionAnswerer, answer_spans, make_biobert_qa, set_questions
 from .relation_extractor import (
     RelationExtractor,
     make_biobert_relation_extractor,
@@ -11,4 +12,8 @@ __all__ = [
     "RelationExtractor",
     "make_biobert_relation_extractor",
     "relation_spans",
+    "QuestionAnswerer",
+    "make_biobert_qa",
+    "answer_spans",
+    "set_questions",
 ]

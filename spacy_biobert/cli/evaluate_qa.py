@@ -1,0 +1,250 @@
+"""Evaluate a question-answering pipeline on the BioASQ factoid test batches
+exactly as BioASQ / BioBERT do (PROTOCOL, QA): run it over every snippet of
+every question, pool each question's n-best answers over its snippets (drop
+empty and >100-character answers, merge identical lower-cased strings by
+summing their probabilities, keep the top 5), then strict accuracy, lenient
+accuracy and MRR over all factoid questions of each golden file, per batch and
+per year. Writes JSON and a markdown table."""
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import spacy
+import typer
+from tqdm import tqdm
+from wasabi import msg
+
+from ..errors import Errors
+from ..qa_data import iter_squad_entries
+from ..scorers import bioasq_factoid_scores, golden_synonyms, pool_bioasq_answers
+
+TEST_FILE = re.compile(r"^BioASQ-test-factoid-(\d+)b-(\d+)\.json$")
+
+# Lee et al. 2020, Table 6 (strict / lenient / MRR, %): BioBERT v1.1; BERT MRR
+PAPER_QA = {
+    "4b": {"biobert": (27.95, 44.10, 34.72), "bert_mrr": 33.77},
+    "5b": {"biobert": (46.00, 60.00, 51.64), "bert_mrr": 44.27},
+    "6b": {"biobert": (42.86, 57.77, 48.43), "bert_mrr": 40.88},
+}
+
+
+def find_bioasq_batches(test_dir: Path, years: Optional[List[str]] = None) -> List[Tuple[str, int, Path, Path]]:
+    """(year, batch, test file, golden file) of every test batch in a folder
+    that has its golden file (BioASQ-test-factoid-6b-3.json + 6B3_golden.json).
+
+    years (Optional[List[str]]): only these years ("4b", "5b", "6b"); None: all.
+    """
+    wanted = {y.strip().lower() for y in years} if years else None
+    found = []
+    for path in sorted(Path(test_dir).glob("BioASQ-test-factoid-*.json")):
+        match = TEST_FILE.match(path.name)
+        if not match:
+            continue
+        year, batch = match.group(1), int(match.group(2))
+        if wanted is not None and f"{year}b" not in wanted:
+            continue
+        golden = path.parent / f"{year}B{batch}_golden.json"
+        if golden.exists():
+            found.append((f"{year}b", batch, path, golden))
+    if not found:
+        raise ValueError(Errors.E108.format(path=test_dir))
+    return found
+
+
+def load_factoid_golden(path: Path) -> Dict[str, List[str]]:
+    """Question id -> gold synonyms, for the factoid questions of a golden file."""
+    content = json.loads(Path(path).read_text(encoding="utf8"))
+    return {
+        q["id"]: golden_synonyms(q.get("exact_answer"))
+        for q in content.get("questions", [])
+        if q.get("type") == "factoid"
+    }
+
+
+def read_test_snippets(path: Path) -> List[Tuple[str, str, str]]:
+    """(question id, snippet text, question) of every snippet of a test file;
+    snippet ids are '<question id>_<snippet index>'."""
+    out = []
+    for _, context, qa in iter_squad_entries(path):
+        sid = str(qa.get("id", ""))
+        qid = sid.rsplit("_", 1)[0] if "_" in sid else sid
+        out.append((qid, context, qa["question"]))
+    return out
+
+
+def _qa_pipe(nlp: Any, component: Optional[str]) -> Any:
+    from ..pipeline.qa import QuestionAnswerer
+
+    if component:
+        return nlp.get_pipe(component)
+    for _, pipe in nlp.pipeline:
+        if isinstance(pipe, QuestionAnswerer):
+            return pipe
+    raise ValueError(Errors.E109.format(names=nlp.pipe_names))
+
+
+def evaluate_bioasq(
+    nlp: Any, test_dir: Path, *, component: Optional[str] = None, n_best: int = 20,
+    null_answer: bool = False, batch_size: int = 32, show_progress: bool = True,
+    years: Optional[List[str]] = None,
+) -> Dict[str, Any]:
+    """Run `nlp` over the BioASQ factoid test batches of `test_dir` and score
+    them (see the module docstring).
+
+    n_best (int): answers taken per snippet before pooling (BioBERT: 20).
+    null_answer (bool): let a snippet give no answer when [CLS] wins; off by
+        default, as in the paper's SQuAD v1.1-style factoid runs.
+    years (Optional[List[str]]): only these years' batches (e.g. ["6b"]).
+    RETURNS (Dict[str, Any]): per_batch, per_year, predictions.
+    """
+    from ..pipeline.qa import set_questions
+
+    pipe = _qa_pipe(nlp, component)
+    saved = dict(pipe.cfg)
+    pipe.cfg["top_k"] = n_best
+    pipe.cfg["null_answer"] = null_answer
+    attr = pipe.cfg["answers_attr"]
+    per_batch = []
+    predictions: Dict[str, List[Tuple[str, float]]] = {}
+    try:
+        for year, batch, test_path, golden_path in find_bioasq_batches(test_dir, years):
+            snippets = read_test_snippets(test_path)
+            golden = load_factoid_golden(golden_path)
+            docs = (set_questions(nlp.make_doc(text), [question], attr=pipe.cfg["questions_attr"]) for _, text, question in snippets)
+            candidates: Dict[str, List[Tuple[str, float]]] = {}
+            start = time.perf_counter()
+            for (qid, _, _), doc in zip(snippets, tqdm(
+                nlp.pipe(docs, batch_size=batch_size), total=len(snippets),
+                desc=f"BioASQ {year} batch {batch}", unit="snippet", disable=not show_progress,
+            )):
+                records = doc._.get(attr) or []
+                answers = records[0]["answers"] if records else []
+                candidates.setdefault(qid, []).extend((a["text"], a["score"]) for a in answers)
+            pooled = {qid: pool_bioasq_answers(c) for qid, c in candidates.items()}
+            scores = bioasq_factoid_scores({q: [t for t, _ in p] for q, p in pooled.items()}, golden)
+            scores.update({
+                "year": year, "batch": batch, "n_snippets": len(snippets),
+                "test_file": test_path.name, "golden_file": golden_path.name,
+                "seconds": round(time.perf_counter() - start, 2),
+            })
+            per_batch.append(scores)
+            for qid, p in pooled.items():
+                predictions[f"{year}-{batch}:{qid}"] = p
+    finally:
+        pipe.cfg.clear()
+        pipe.cfg.update(saved)
+    return {"per_batch": per_batch, "per_year": _per_year(per_batch), "predictions": predictions}
+
+
+def _per_year(per_batch: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """Per year: the mean of the batch scores (macro, as BioBERT reports) and
+    the scores over all the year's questions pooled (micro)."""
+    out: Dict[str, Dict[str, Any]] = {}
+    for year in sorted({b["year"] for b in per_batch}):
+        rows = [b for b in per_batch if b["year"] == year and b["n_questions"]]
+        n = sum(b["n_questions"] for b in rows)
+        entry: Dict[str, Any] = {"n_batches": len(rows), "n_questions": n}
+        for key in ("strict", "lenient", "mrr"):
+            entry[key] = sum(b[key] for b in rows) / len(rows) if rows else None
+            entry[f"{key}_micro"] = sum(b[key] * b["n_questions"] for b in rows) / n if n else None
+        if year in PAPER_QA:
+            s, lenient, mrr = PAPER_QA[year]["biobert"]
+            entry["paper_biobert"] = {"strict": s, "lenient": lenient, "mrr": mrr}
+            entry["paper_bert_mrr"] = PAPER_QA[year]["bert_mrr"]
+        out[year] = entry
+    return out
+
+
+def _pct(x: Optional[float]) -> str:
+    return "-" if x is None else f"{100 * x:.2f}"
+
+
+def markdown_table(results: Dict[str, Any]) -> str:
+    lines = [
+        "### QA: BioASQ factoid",
+        "",
+        f"Model: `{results.get('model')}`; base model: `{results.get('base_model')}`. "
+        "Metric: BioASQ strict / lenient accuracy and MRR (%) over all factoid questions "
+        "of each golden file; n-best answers pooled over a question's snippets, "
+        "empty and >100-character answers dropped, identical lower-cased answers "
+        "merged by summed probability, top 5. Year = mean over its batches.",
+        "",
+        "| year | strict | lenient | MRR | paper BioBERT (S / L / MRR) | paper BERT MRR | questions |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for year, row in results["per_year"].items():
+        paper = row.get("paper_biobert")
+        paper_str = f"{paper['strict']} / {paper['lenient']} / {paper['mrr']}" if paper else "-"
+        lines.append(
+            f"| {year} | {_pct(row['strict'])} | {_pct(row['lenient'])} | {_pct(row['mrr'])} "
+            f"| {paper_str} | {row.get('paper_bert_mrr', '-')} | {row['n_questions']} |"
+        )
+    lines += ["", "| batch | strict | lenient | MRR | questions | answered | snippets |", "|---|---|---|---|---|---|---|"]
+    for b in results["per_batch"]:
+        lines.append(
+            f"| {b['year']}-{b['batch']} | {_pct(b['strict'])} | {_pct(b['lenient'])} | "
+            f"{_pct(b['mrr'])} | {b['n_questions']} | {b['n_answered']} | {b['n_snippets']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def evaluate_qa_command(
+    model: str = typer.Argument(..., help="Pipeline folder or installed package name"),
+    test_dir: Path = typer.Argument(..., help="Folder with BioASQ-test-factoid-<year>-<batch>.json and <YEAR>B<batch>_golden.json", exists=True, file_okay=False),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Metrics JSON file"),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", "-md", help="Markdown table file"),
+    component: Optional[str] = typer.Option(None, "--component", help="Name of the QA component (default: the first biobert_qa)"),
+    n_best: int = typer.Option(20, "--n-best", help="Answers per snippet before pooling"),
+    null_answer: bool = typer.Option(False, "--null-answer/--no-null-answer", help="Let a snippet give no answer when [CLS] wins"),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    years: str = typer.Option("", "--years", help="Comma-separated years to score (e.g. 6b); default: all in the folder"),
+    gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id, -1 for CPU"),
+) -> None:
+    """Score a QA pipeline on the BioASQ factoid test batches (the paper's metric)."""
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    nlp = spacy.load(model)
+    results: Dict[str, Any] = {
+        "task": "qa",
+        "dataset": "bioasq_factoid",
+        "model": str(model),
+        "base_model": nlp.config["paths"].get("base_model"),
+        "metric": "BioASQ factoid strict accuracy, lenient accuracy, MRR (fractions)",
+    }
+    results.update(evaluate_bioasq(
+        nlp, test_dir, component=component, n_best=n_best, null_answer=null_answer,
+        batch_size=batch_size, years=[y for y in years.split(",") if y.strip()] or None,
+    ))
+    table = markdown_table(results)
+    sys.stdout.write("\n" + table + "\n")
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
+        msg.good(f"Wrote {output}")
+    if markdown:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(table, encoding="utf8")
+        msg.good(f"Wrote {markdown}")
+
+
+def qa_stats_command(
+    paths: List[Path] = typer.Argument(..., help="SQuAD-format JSON files (SQuAD, BioASQ train)", exists=True, dir_okay=False),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Counts as JSON"),
+    keep_unanswerable: bool = typer.Option(False, "--keep-unanswerable", help="Keep questions whose answer is not in the passage"),
+) -> None:
+    """Count what reading SQuAD-format files keeps, re-locates and drops."""
+    from ..qa_data import read_squad
+
+    all_stats = []
+    for path in paths:
+        _, stats = read_squad(path, drop_unanswerable=not keep_unanswerable)
+        msg.info(stats.summary())
+        all_stats.append(stats.to_dict())
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(all_stats, indent=2) + "\n", encoding="utf8")
+        msg.good(f"Wrote {output}")
