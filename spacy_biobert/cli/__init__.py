@@ -2,11 +2,13 @@
 
 import typer
 
+from .annotate import annotate_command
 from .assets import assets_command
 from .compare import compare_command
 from .convert import convert_command
 from .evaluate import evaluate_command
 from .pretrain import pretrain_command
+from .visualize import visualize_command
 
 app = typer.Typer(
     name="spacy-biobert",
@@ -19,5 +21,7 @@ app.command("compare")(compare_command)
 app.command("convert")(convert_command)
 app.command("evaluate")(evaluate_command)
 app.command("pretrain")(pretrain_command)
+app.command("annotate")(annotate_command)
+app.command("visualize")(visualize_command)
 
 __all__ = ["app"]
