@@ -187,6 +187,7 @@ body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; mar
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; }
 .legend span { display: inline-block; padding: 0.2em 0.6em; margin: 0 0.4em 0.4em 0; border-radius: 0.3em; }
 .none { color: #888; font-style: italic; }
+.arcs { overflow-x: auto; }
 """
 
 
@@ -221,7 +222,8 @@ def render_page(
     relations = [render_relations(doc, relations_attr=relations_attr) for doc in docs]
     if any(relations) or Doc.has_extension(relations_attr):
         parts.append("<h2>Relations</h2>")
-        parts.extend(r for r in relations if r)
+        # the arcs can be wider than the page: let them scroll
+        parts.extend(f'<div class="arcs">{r}</div>' for r in relations if r)
         if not any(relations):
             parts.append('<p class="none">No relations.</p>')
     answers = [render_answers(doc, answers_attr=answers_attr) for doc in docs]
