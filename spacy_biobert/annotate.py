@@ -14,7 +14,8 @@ Inputs (the format comes from the file name, or is given):
   does not grow with the file.
 
 Any of them may be gzipped (``.gz``). The input may also be a folder: its
-files of the chosen format, in name order.
+files of the chosen format, in name order; there, ``lines`` and ``text`` ids
+are prefixed with the file name (``notes.txt:12``).
 
 Output: one JSON object per line, ``{"id": str, "entities": [...]}`` (plus
 ``"text"`` when asked, ``"relations"`` when the pipeline sets
@@ -252,6 +253,8 @@ def read_documents(
 
     No duplicate check here: see `annotate`.
     """
+    # line-number ids repeat from file to file: prefix them with the file name
+    prefix_ids = path.is_dir() and fmt in ("lines", "text")
     for file in input_files(path, fmt):
         if fmt == "lines":
             records = read_lines(file, report)
@@ -262,6 +265,8 @@ def read_documents(
         else:
             records = read_pubmed(file, report)
         for doc_id, text, line in records:
+            if prefix_ids:
+                doc_id = f"{file.name}:{doc_id}"
             yield doc_id, text, f"{file}:{line}"
 
 

@@ -96,6 +96,16 @@ def test_annotate_lines(nlp, tmp_path):
     assert stats.annotated == 3 and stats.bad == 0 and not messages
 
 
+def test_annotate_folder_prefixes_line_ids(nlp, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "b.txt").write_text("cancer\n", encoding="utf8")
+    (tmp_path / "in" / "a.txt.gz").write_bytes(gzip.compress(b"women\npatients\n"))
+    (tmp_path / "in" / "skip.jsonl").write_text("{}\n", encoding="utf8")
+    stats, messages = run(nlp, tmp_path / "in", tmp_path / "out.jsonl", fmt="lines")
+    assert [r["id"] for r in read_records(tmp_path / "out.jsonl")] == ["a.txt.gz:1", "a.txt.gz:2", "b.txt:1"]
+    assert not messages
+
+
 def test_annotate_text_blocks(nlp, tmp_path):
     inp = tmp_path / "in.txt"
     inp.write_text("women with\nbreast cancer\n\n\npatients .\n", encoding="utf8")

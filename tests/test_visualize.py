@@ -2,7 +2,6 @@
 
 import pytest
 import spacy
-from spacy.tokens import Doc
 from typer.testing import CliRunner
 from util import make_examples, make_ner_nlp
 

@@ -227,12 +227,12 @@ def memory_vs_docs(nlp, texts: List[str], counts: List[int], batch_size: int) ->
         base = rss_mb()
         highest = base
 
-        def stream() -> Iterator[str]:
-            for i in range(count):
+        def stream(n: int) -> Iterator[str]:
+            for i in range(n):
                 yield texts[i % len(texts)]
 
         start = time.perf_counter()
-        for i, doc in enumerate(nlp.pipe(stream(), batch_size=batch_size)):
+        for i, _ in enumerate(nlp.pipe(stream(count), batch_size=batch_size)):
             if i % 25 == 0:
                 highest = max(highest, rss_mb())
         seconds = time.perf_counter() - start

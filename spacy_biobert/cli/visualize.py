@@ -38,7 +38,7 @@ def visualize_command(
             if doc.has_extension(QUESTIONS_ATTR):
                 setattr(doc._, QUESTIONS_ATTR, list(questions))
             elif not docs:
-                warnings.warn(Warnings.W130.format(attr=QUESTIONS_ATTR))
+                warnings.warn(Warnings.W130.format(attr=QUESTIONS_ATTR), stacklevel=2)
         for _, proc in nlp.pipeline:
             doc = proc(doc)
         docs.append(doc)
