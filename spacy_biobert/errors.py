@@ -27,6 +27,8 @@ class Warnings(metaclass=ErrorsWithCodes):
             "{head_start}-{head_end} and {tail!r} at {tail_start}-{tail_end}) needs "
             "{n} wordpieces from the first to the last mention, more than the "
             "encoder's {limit}: the pair gets no prediction (and no gradient).")
+    W130 = ("Questions were given but the pipeline has no doc._.{attr} attribute "
+            "(no QA component reads it): no answers will be shown.")
 
 
 class Errors(metaclass=ErrorsWithCodes):
@@ -142,4 +144,22 @@ class Errors(metaclass=ErrorsWithCodes):
             "name one with --component.")
     E110 = ("init_model {path!r} has no question-answering component (biobert_qa) "
             "to copy the weights from.")
+    E130 = ("Unknown input format {fmt!r}: use one of {formats} (or 'auto').")
+    E131 = ("Cannot tell the input format of folder {path}: its files have the "
+            "formats {found}. Give --format, or put one format in the folder.")
+    E132 = ("Cannot tell the input format of {path} from its suffix {suffix!r}: "
+            "use .txt (one document per line), .jsonl, .xml (PubMed), each "
+            "optionally .gz, or give --format lines|text|jsonl|pubmed.")
+    E133 = ("Input not found: {path}.")
+    E134 = ("{path}:{line}: bad record skipped: {why}.")
+    E135 = ("{path}:{line} is not a record written by `spacy-biobert annotate` "
+            "(no JSON object with an 'id'): cannot resume into this file. Use "
+            "another output file, or --overwrite to start it afresh.")
+    E136 = ("annotate needs batch_size >= 1 and n_process >= 1, got "
+            "batch_size={batch_size}, n_process={n_process}.")
+    E137 = ("{where}: bad record skipped: duplicate id {id!r} (first seen at {first}).")
+    E138 = ("Nothing to visualize: {what}.")
+    E139 = ("{path} is not a pipeline with a transformer: the throughput "
+            "benchmark needs the spacy-transformers 'transformer' component "
+            "(found {names}).")
 # fmt: on

@@ -2,6 +2,7 @@
 
 import typer
 
+from .annotate import annotate_command
 from .assets import assets_command
 from .compare import compare_command
 from .convert import convert_command
@@ -9,6 +10,7 @@ from .evaluate import evaluate_command
 from .evaluate_re import evaluate_re_command, re_cv_command
 from .evaluate_qa import evaluate_qa_command, qa_stats_command
 from .pretrain import pretrain_command
+from .visualize import visualize_command
 
 app = typer.Typer(
     name="spacy-biobert",
@@ -25,5 +27,7 @@ app.command("re-cv")(re_cv_command)
 app.command("evaluate-qa")(evaluate_qa_command)
 app.command("qa-stats")(qa_stats_command)
 app.command("pretrain")(pretrain_command)
+app.command("annotate")(annotate_command)
+app.command("visualize")(visualize_command)
 
 __all__ = ["app"]

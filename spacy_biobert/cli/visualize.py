@@ -1,0 +1,63 @@
+"""`spacy-biobert visualize`: one HTML page with a pipeline's entities, relations and answers."""
+
+import warnings
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from wasabi import msg
+
+from ..errors import Errors, Warnings
+
+QUESTIONS_ATTR = "questions"
+
+
+def visualize_command(
+    model: str = typer.Argument(..., help="Pipeline folder or installed package name"),
+    source: str = typer.Argument(..., help="A text, or a file: .txt (blank-line separated documents), .jsonl or PubMed .xml"),
+    output: Path = typer.Option(..., "--output", "-o", help="The HTML page to write", dir_okay=False),
+    questions: Optional[List[str]] = typer.Option(None, "--question", "-q", help="A question for a QA component (repeatable); set as doc._.questions"),
+    fmt: str = typer.Option("auto", "--format", "-f", help="Input format when SOURCE is a file (as for annotate; .txt is read as blank-line separated blocks)"),
+    limit: int = typer.Option(20, "--limit", help="At most this many documents from a file"),
+    title: str = typer.Option("spacy-biobert", "--title", help="Page title"),
+) -> None:
+    """Render the pipeline's predictions on a text (or the first documents of a
+    file) as one HTML page: entities, relation arcs and QA answers."""
+    import spacy
+
+    from ..visualize import render_page
+
+    texts = _read_texts(source, fmt, limit)
+    if not texts:
+        raise typer.BadParameter(Errors.E138.format(what=f"no text in {source!r}"))
+    nlp = spacy.load(model)
+    docs = []
+    for text in texts:
+        doc = nlp.make_doc(text)
+        if questions:
+            if doc.has_extension(QUESTIONS_ATTR):
+                setattr(doc._, QUESTIONS_ATTR, list(questions))
+            elif not docs:
+                warnings.warn(Warnings.W130.format(attr=QUESTIONS_ATTR), stacklevel=2)
+        for _, proc in nlp.pipeline:
+            doc = proc(doc)
+        docs.append(doc)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render_page(docs, title=title), encoding="utf8")
+    msg.good(f"Wrote {output} ({len(docs)} documents)")
+
+
+def _read_texts(source: str, fmt: str, limit: int) -> List[str]:
+    from ..annotate import detect_format, read_documents
+
+    path = Path(source)
+    if len(source) > 4096 or "\n" in source or not path.is_file():
+        return [source]
+    if fmt == "auto" and detect_format(path) == "lines":
+        fmt = "text"
+    texts = []
+    for _, text, _ in read_documents(path, detect_format(path, fmt), lambda m: msg.warn(m)):
+        texts.append(text)
+        if len(texts) >= limit:
+            break
+    return texts

@@ -1,0 +1,124 @@
+"""displaCy views (spacy_biobert.visualize) and `spacy-biobert visualize`."""
+
+import pytest
+import spacy
+from typer.testing import CliRunner
+from util import make_examples, make_ner_nlp
+
+from spacy_biobert.benchmarks.screenshot import demo_docs
+from spacy_biobert.visualize import (
+    answer_parses,
+    label_colors,
+    relation_parses,
+    render_page,
+)
+
+
+@pytest.fixture(scope="module")
+def docs():
+    return demo_docs()
+
+
+def test_visualize_label_colors_stable():
+    a = label_colors(["GENE", "CHEMICAL"])
+    assert a == label_colors(["CHEMICAL", "GENE"])
+    assert all(c.startswith("#") for c in a.values())
+
+
+def test_visualize_relation_parses_merge_entities_and_point_to_tail(docs):
+    (doc,) = docs
+    (parse,) = relation_parses(doc, doc._.relations)
+    words = [w["text"] for w in parse["words"]]
+    assert "rheumatoid arthritis" in words  # a multi-token entity is one word
+    tags = {w["text"]: w["tag"] for w in parse["words"]}
+    assert tags["Aspirin"] == "CHEMICAL" and tags["COX-1"] == "GENE" and tags["in"] == ""
+    arcs = parse["arcs"]
+    assert [a["label"] for a in arcs] == ["CPR:4", "CPR:4"]
+    assert words[arcs[0]["start"]] == "Aspirin" and words[arcs[0]["end"]] == "COX-1"
+    assert arcs[0]["dir"] == "right"
+    # a relation from right to left points left
+    reverse = [{**doc._.relations[0], "head": doc._.relations[0]["tail"], "tail": doc._.relations[0]["head"]}]
+    (parse,) = relation_parses(doc, reverse)
+    assert parse["arcs"][0]["dir"] == "left"
+
+
+def test_visualize_relation_parses_per_sentence():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    doc = nlp("Aspirin blocks COX1. Nothing here. Water is wet.")
+    rec = lambda s, e, label: {"start": s, "end": e, "start_char": doc[s].idx,  # noqa: E731
+                               "end_char": doc[e - 1].idx + len(doc[e - 1]), "label": label}
+    parses = relation_parses(doc, [{"head": rec(0, 1, "CHEMICAL"), "tail": rec(2, 3, "GENE"), "label": "X"}])
+    assert len(parses) == 1 and [w["text"] for w in parses[0]["words"]] == ["Aspirin", "blocks", "COX1", "."]
+    assert relation_parses(doc, []) == []
+
+
+def test_visualize_answer_parses_drop_overlaps(docs):
+    (doc,) = docs
+    parses, colors = answer_parses(doc.text, doc._.answers)
+    assert [p["title"] for p in parses] == ["Q: What does aspirin inhibit?", "Q: Which disease do the patients have?"]
+    labels = [e["label"] for e in parses[0]["ents"]]
+    assert labels == ["#1 0.91", "#3 0.05"]  # "COX-1 in platelets" overlaps the best answer
+    assert set(colors) == {"#1 0.91", "#3 0.05", "#1 0.97"}
+
+
+def test_visualize_render_page(docs):
+    page = render_page(docs, title="t<est>")
+    assert page.startswith("<!DOCTYPE html>") and "<title>t&lt;est&gt;</title>" in page
+    for section in ("Entities", "Relations", "Answers"):
+        assert f"<h2>{section}</h2>" in page
+    assert page.count("CPR:4") >= 2 and "<svg" in page  # the arcs
+    assert "Q: What does aspirin inhibit?" in page
+    assert label_colors(["GENE"])["GENE"] in page
+
+
+def test_visualize_render_page_no_entities():
+    doc = spacy.blank("en")("nothing to see")
+    page = render_page([doc])
+    assert "No entities." in page
+
+
+def test_visualize_cli(tiny_bert, tmp_path):
+    from spacy_biobert.cli import app
+
+    nlp = make_ner_nlp(tiny_bert)
+    nlp.initialize(lambda: make_examples(nlp))
+    nlp.to_disk(tmp_path / "nlp")
+    src = tmp_path / "in.txt"
+    src.write_text("women with breast cancer\n\npatients with colon cancer\n", encoding="utf8")
+    out = tmp_path / "page.html"
+    result = CliRunner().invoke(app, ["visualize", str(tmp_path / "nlp"), str(src), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf8")
+    assert "breast" in page and "colon" in page and "<h2>Relations</h2>" in page  # doc._.relations exists
+    # a text instead of a file; questions without a QA component give a warning
+    with pytest.warns(UserWarning, match="W130"):
+        result = CliRunner().invoke(app, [
+            "visualize", str(tmp_path / "nlp"), "cancer in women", "-o", str(out), "--question", "Who?",
+        ])
+    assert result.exit_code == 0, result.output
+    assert "women" in out.read_text(encoding="utf8")
+
+
+@pytest.mark.slow
+def test_visualize_screenshot_not_blank(tmp_path):
+    from spacy_biobert.benchmarks.screenshot import (
+        blank_stats,
+        find_chromium,
+        is_blank,
+        read_png,
+        screenshot,
+    )
+
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium (apt-get install chromium)")
+    html = tmp_path / "page.html"
+    html.write_text(render_page(demo_docs()), encoding="utf8")
+    png = screenshot(html, tmp_path / "page.png", chromium=chromium, width=1000, height=800)
+    stats = blank_stats(read_png(png))
+    assert not is_blank(stats), stats
+    # and a blank page is seen as blank
+    empty = tmp_path / "empty.html"
+    empty.write_text("<html><body></body></html>", encoding="utf8")
+    assert is_blank(blank_stats(read_png(screenshot(empty, tmp_path / "empty.png", chromium=chromium, width=400, height=300))))
