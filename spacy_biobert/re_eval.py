@@ -156,6 +156,10 @@ def markdown_table(results: Dict[str, Any]) -> str:
         pb=paper.get("bert", "-"), pbb=paper.get("biobert", "-"),
     )
     out = head + row
+    base = results.get("all_positive_baseline")
+    if base:
+        out += "| baseline: every sentence positive | {p} | {r} | {f} | | |\n".format(
+            p=_pct(base["p"]), r=_pct(base["r"]), f=_pct(base["f"]))
     if results.get("entities"):
         e = results["entities"]
         out += (
@@ -305,6 +309,11 @@ def run_cv(
         for k in fold_ids
     ]
     avg = cv_average(per_fold)
+    # the floor any classifier should beat: "1" for every sentence (R = 1)
+    baseline = []
+    for fold in per_fold:
+        p = fold["n_gold_relations"] / fold["n_docs"] if fold["n_docs"] else 0.0
+        baseline.append({"p": p, "r": 1.0, "f": 2 * p / (p + 1) if p else 0.0})
     name = dataset or data_dir.name
     results = {
         "task": "relation_extraction", "dataset": name,
@@ -312,6 +321,7 @@ def run_cv(
         "metric": "positive-class (label 1) P/R/F1 per fold, averaged over the folds",
         "model": f"{settings.config} on {settings.base_model}, last weights",
         **avg, "fold_ids": fold_ids, "settings": asdict(settings),
+        "all_positive_baseline": cv_average(baseline),
     }
     if name in PAPER_RE_F1:
         results["paper_f1"] = PAPER_RE_F1[name]

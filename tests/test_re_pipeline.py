@@ -324,3 +324,27 @@ def test_chemprot_pipeline_end_to_end_evaluation(chemprot_pipeline):
         assert 0.0 <= s["f"] <= 1.0 and s["n_gold_relations"] == 4
     assert set(e2e["entities"]) >= {"p", "r", "f", "tp", "fp", "fn"}
     assert e2e["entities"]["tp"] + e2e["entities"]["fn"] == 6
+
+
+def test_run_cv_resumes_and_averages(tmp_path):
+    """Folds that are done are reused, not re-run; the table averages them and
+    gives the every-sentence-positive baseline from each fold's counts."""
+    from spacy_biobert.re_eval import run_cv
+
+    data = tmp_path / "gad"
+    out = tmp_path / "out"
+    settings = CVSettings(steps=10)
+    for k, (p, r, f, n_docs, n_gold) in enumerate([(0.5, 1.0, 2 / 3, 10, 5), (0.8, 0.6, 0.6857, 20, 15)], 1):
+        (data / str(k)).mkdir(parents=True)
+        (out / f"fold{k}").mkdir(parents=True)
+        (out / f"fold{k}" / "metrics.json").write_text(json.dumps({
+            **settings.__dict__, "fold": k, "p": p, "r": r, "f": f, "n_docs": n_docs,
+            "n_gold_relations": n_gold}), encoding="utf8")
+    results = run_cv(data, out, settings, echo=lambda *a: None)
+    assert results["p"] == pytest.approx(0.65) and results["f"] == pytest.approx((2 / 3 + 0.6857) / 2)
+    assert results["all_positive_baseline"]["p"] == pytest.approx((0.5 + 0.75) / 2)
+    assert results["all_positive_baseline"]["f"] == pytest.approx((2 / 3 + 1.5 / 1.75) / 2)
+    assert json.loads((out / "cv_results.json").read_text(encoding="utf8"))["fold_ids"] == [1, 2]
+    assert "every sentence positive" in (out / "cv_results.md").read_text(encoding="utf8")
+    with pytest.raises(ValueError, match="E022"):
+        run_cv(data, out, CVSettings(steps=20), echo=lambda *a: None)
