@@ -27,8 +27,8 @@ class Warnings(metaclass=ErrorsWithCodes):
             "{head_start}-{head_end} and {tail!r} at {tail_start}-{tail_end}) needs "
             "{n} wordpieces from the first to the last mention, more than the "
             "encoder's {limit}: the pair gets no prediction (and no gradient).")
-    W130 = ("Questions were given but the pipeline has no doc._.{attr} attribute "
-            "(no QA component reads it): no answers will be shown.")
+    W130 = ("Questions were given but the pipeline (components: {pipes}) has no "
+            "QA component (biobert_qa) to answer them: no answers will be shown.")
 
 
 class Errors(metaclass=ErrorsWithCodes):

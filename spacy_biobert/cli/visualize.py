@@ -8,8 +8,7 @@ import typer
 from wasabi import msg
 
 from ..errors import Errors, Warnings
-
-QUESTIONS_ATTR = "questions"
+from ..extensions import QUESTIONS_ATTR
 
 
 def visualize_command(
@@ -31,14 +30,15 @@ def visualize_command(
     if not texts:
         raise typer.BadParameter(Errors.E138.format(what=f"no text in {source!r}"))
     nlp = spacy.load(model)
+    from ..pipeline.qa import QuestionAnswerer
+
+    if questions and not any(isinstance(p, QuestionAnswerer) for _, p in nlp.pipeline):
+        warnings.warn(Warnings.W130.format(pipes=nlp.pipe_names), stacklevel=2)
     docs = []
     for text in texts:
         doc = nlp.make_doc(text)
-        if questions:
-            if doc.has_extension(QUESTIONS_ATTR):
-                setattr(doc._, QUESTIONS_ATTR, list(questions))
-            elif not docs:
-                warnings.warn(Warnings.W130.format(attr=QUESTIONS_ATTR), stacklevel=2)
+        if questions and doc.has_extension(QUESTIONS_ATTR):
+            setattr(doc._, QUESTIONS_ATTR, list(questions))
         for _, proc in nlp.pipeline:
             doc = proc(doc)
         docs.append(doc)
