@@ -41,7 +41,7 @@ from typing import (
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
-from spacy.util import SimpleFrozenList, registry
+from spacy.util import registry
 from spacy.vocab import Vocab
 
 from .errors import Errors

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import spacy
-from spacy.tokens import Doc
 from spacy.util import fix_random_seed, load_model_from_config
 from thinc.api import Adam, Config
 
@@ -26,7 +25,13 @@ from spacy_biobert.re_data import (
     read_chemprot_documents,
     read_chemprot_gold,
 )
-from spacy_biobert.re_eval import CVSettings, _reuse, evaluate_relations, markdown_table, read_examples
+from spacy_biobert.re_eval import (
+    CVSettings,
+    _reuse,
+    evaluate_relations,
+    markdown_table,
+    read_examples,
+)
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 

@@ -7,8 +7,8 @@ from .assets import assets_command
 from .compare import compare_command
 from .convert import convert_command
 from .evaluate import evaluate_command
-from .evaluate_re import evaluate_re_command, re_cv_command
 from .evaluate_qa import evaluate_qa_command, qa_stats_command
+from .evaluate_re import evaluate_re_command, re_cv_command
 from .pretrain import pretrain_command
 from .visualize import visualize_command
 

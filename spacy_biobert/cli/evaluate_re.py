@@ -10,7 +10,14 @@ import spacy
 import typer
 from wasabi import msg
 
-from ..re_eval import PAPER_RE_F1, CVSettings, evaluate_relations, markdown_table, read_examples, run_cv
+from ..re_eval import (
+    PAPER_RE_F1,
+    CVSettings,
+    evaluate_relations,
+    markdown_table,
+    read_examples,
+    run_cv,
+)
 
 
 def _write(results: Dict[str, Any], output: Optional[Path], markdown: Optional[Path]) -> None:
