@@ -852,10 +852,15 @@ def _relation_record(head: Any, tail: Any, label: str) -> Dict[str, Any]:
     return {"head": span(head), "tail": span(tail), "label": label}
 
 
+def _tokens_copy(ref: Doc) -> Doc:
+    """A doc with the same tokens and whitespace as ref, and nothing else."""
+    return Doc(ref.vocab, words=[t.text for t in ref], spaces=[bool(t.whitespace_) for t in ref])
+
+
 def _predicted_copy(ref: Doc, spans_key: Optional[str]) -> Doc:
     """The reference doc's tokens, sentences and entities, without relations:
     what the relation extractor sees in training and evaluation."""
-    pred = Doc(ref.vocab, words=[t.text for t in ref], spaces=[bool(t.whitespace_) for t in ref])
+    pred = _tokens_copy(ref)
     if ref.has_annotation("SENT_START"):
         for a, b in zip(pred, ref):
             a.is_sent_start = b.is_sent_start
@@ -1101,8 +1106,7 @@ class ChemProtNERCorpus:
                 if self.limit and n >= self.limit:
                     return
                 ref = sent.as_doc()
-                pred = Doc(nlp.vocab, words=[t.text for t in ref], spaces=[bool(t.whitespace_) for t in ref])
-                yield Example(pred, ref)
+                yield Example(_tokens_copy(ref), ref)
                 n += 1
 
 

@@ -39,7 +39,7 @@ from .re_data import (
     ChemProtRelationCorpus,
     list_folds,
 )
-from .scorers import cv_average, relation_score
+from .scorers import _prf, cv_average, relation_score
 
 # Lee et al. 2020, Table 4 (F1): BERT -> best BioBERT (GAD: v1.0 +PubMed,
 # EU-ADR: v1.0 +PMC, ChemProt: v1.1)
@@ -128,10 +128,7 @@ def entity_prf(examples: Iterable[Example]) -> Dict[str, Any]:
         tp += len(gold & pred)
         fp += len(pred - gold)
         fn += len(gold - pred)
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"p": p, "r": r, "f": f, "tp": tp, "fp": fp, "fn": fn}
+    return _prf(tp, fp, fn)
 
 
 def _pct(x: Optional[float]) -> str:
