@@ -260,3 +260,43 @@ def test_qa_initialize_from_init_model(qa_nlp, tiny_bert, tmp_path):
     a = nlp(_doc(nlp))._.answers
     b = qa_nlp(_doc(qa_nlp))._.answers
     assert a == b
+
+
+def test_qa_packaged_and_loaded_by_name(qa_nlp, tmp_path):
+    """`spacy package` of a QA pipeline, installed, `spacy.load("en_...")` in a
+    new process: questions set on a doc (and per call, as tuples) give
+    doc._.answers; a 5,000-word passage is answered over all its windows; an
+    empty question list gives no answers."""
+    from util import package_and_run
+
+    qa_nlp.to_disk(tmp_path / "qa")
+    code = f"""
+import json, spacy
+from spacy_biobert.pipeline.qa import set_questions, answer_spans
+nlp = spacy.load("en_biobert_qa_test")
+passage = {PASSAGE!r}
+doc = nlp(set_questions(nlp.make_doc(passage), {QUESTIONS!r}))
+long_text = " ".join(("patients with breast cancer were observed in this study . " * 500).split()[:5000])
+long_doc = nlp(set_questions(nlp.make_doc(long_text), ["which disease ?"]))
+empty = nlp(set_questions(nlp.make_doc(passage), []))
+(tup, ctx), = nlp.pipe([(passage, {{"questions": ["which disease ?"]}})], as_tuples=True)
+spans = [answer_spans(doc, i) for i in range(len(doc._.answers))]
+print(json.dumps({{
+    "pipe": nlp.pipe_names,
+    "questions": [r["question"] for r in doc._.answers],
+    "n_answers": [len(r["answers"]) for r in doc._.answers],
+    "texts_ok": all(a["text"] == passage[a["start_char"]:a["end_char"]] for r in doc._.answers for a in r["answers"]),
+    "long_words": len(long_text.split()), "long_answers": len(long_doc._.answers[0]["answers"]),
+    "long_ok": all(a["text"] == long_text[a["start_char"]:a["end_char"]] for a in long_doc._.answers[0]["answers"]),
+    "empty": empty._.answers, "tuple_q": [r["question"] for r in tup._.answers],
+    "span_texts_ok": all(a["text"].strip() in s.text for q, r in zip(spans, doc._.answers) for s, a in zip(q, r["answers"])),
+}}))
+"""
+    result = package_and_run(tmp_path / "qa", "biobert_qa_test", tmp_path, code)
+    assert result["pipe"] == ["qa"]
+    assert result["questions"] == QUESTIONS
+    assert all(0 < n <= 5 for n in result["n_answers"]) and result["texts_ok"]
+    assert result["long_words"] == 5000 and 0 < result["long_answers"] <= 5 and result["long_ok"]
+    assert result["empty"] == []
+    assert result["tuple_q"] == ["which disease ?"]
+    assert result["span_texts_ok"]

@@ -353,3 +353,54 @@ def test_run_cv_resumes_and_averages(tmp_path):
     assert "every sentence positive" in (out / "cv_results.md").read_text(encoding="utf8")
     with pytest.raises(ValueError, match="E022"):
         run_cv(data, out, CVSettings(steps=20), echo=lambda *a: None)
+
+
+def test_chemprot_pipeline_packaged_and_loaded_by_name(chemprot_pipeline, tmp_path):
+    """`spacy package` of the assembled pipeline, installed, `spacy.load` by
+    name in a new process: raw abstracts give doc._.relations; docs with 0, 1
+    and 80 given entities go through the relation stage (0 and 1 -> none;
+    80 in one sentence -> capped pairs, all CHEMICAL -> GENE)."""
+    from util import package_and_run
+
+    nlp, folder = chemprot_pipeline
+    code = f"""
+import json, warnings, spacy
+nlp = spacy.load("en_biobert_chemprot_test")
+texts = {[ABSTRACT[0] + " " + ABSTRACT[1], "", "aspirin " * 300]!r}
+warnings.simplefilter("ignore")
+docs = list(nlp.pipe(texts, batch_size=2))
+def with_ents(text, ents):
+    doc = nlp.make_doc(text)
+    doc.ents = [doc.char_span(s, e, label=l) for s, e, l in ents]
+    return doc
+many = " ".join(f"aspirin{{i}} binds cox{{i}}" for i in range(40)) + "."
+ents, pos = [], 0
+for i in range(40):
+    a = many.index(f"aspirin{{i}} ", pos); ents.append((a, a + len(f"aspirin{{i}}"), "CHEMICAL"))
+    b = many.index(f"cox{{i}}", a); ents.append((b, b + len(f"cox{{i}}"), "GENE")); pos = b
+given = [with_ents("Nothing here.", []), with_ents("Aspirin alone.", [(0, 7, "CHEMICAL")]), with_ents(many, ents)]
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    with nlp.select_pipes(enable=["sentencizer", "relation_extractor"]):
+        out = list(nlp.pipe(given))
+    n_pairs = len(nlp.get_pipe("relation_extractor").predict([out[2]])[0][0])
+print(json.dumps({{
+    "w010": any("W010" in str(w.message) for w in caught), "n_pairs": n_pairs,
+    "pipe": nlp.pipe_names, "name": nlp.meta["name"],
+    "texts_equal": [d.text == t for d, t in zip(docs, texts)],
+    "relations_are_lists": all(isinstance(d._.relations, list) for d in docs),
+    "labels": sorted({{r["label"] for d in docs for r in d._.relations}}),
+    "given": [len(d._.relations) for d in out],
+    "given_types": sorted({{(r["head"]["label"], r["tail"]["label"]) for r in out[2]._.relations}}),
+    "cap": nlp.get_pipe("relation_extractor").cfg["max_pairs_per_sentence"],
+}}))
+"""
+    result = package_and_run(folder.parent / "pipeline", "biobert_chemprot_test", tmp_path, code)
+    assert result["pipe"] == ["transformer", "ner", "sentencizer", "relation_extractor"]
+    assert result["name"] == "biobert_chemprot_test"
+    assert result["texts_equal"] == [True, True, True] and result["relations_are_lists"]
+    assert set(result["labels"]) <= {"CPR:3", "CPR:4", "CPR:9"}
+    assert result["given"][:2] == [0, 0]
+    assert result["w010"] and result["n_pairs"] == result["cap"]
+    assert result["given"][2] <= result["cap"]
+    assert result["given_types"] in ([], [["CHEMICAL", "GENE"]])

@@ -79,3 +79,36 @@ def make_examples(nlp):
         ref.ents = [Span(ref, s, e, label=label) for s, e, label in ents]
         examples.append(Example(Doc(nlp.vocab, words=words), ref))
     return examples
+
+
+def package_and_run(model_dir: Path, name: str, tmp_path: Path, code: str) -> dict:
+    """`spacy package` a saved pipeline as en_<name> and pip-install the package
+    (no dependencies: spacy-biobert is already here; no build isolation, so no
+    download; the wheel build of `--build wheel` is tested by test_project)
+    into a folder of its own, then run `code` in a new interpreter with that folder on its
+    path, so that `spacy.load("en_<name>")` finds the package by name. `code`
+    prints one JSON object as its last line; it is returned."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out_dir = tmp_path / "packages"
+    out_dir.mkdir(exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "spacy", "package", str(model_dir), str(out_dir),
+         "--name", name, "--version", "0.0.1", "--build", "none", "--force"],
+        check=True, capture_output=True,
+    )
+    package_dir = out_dir / f"en_{name}-0.0.1"
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--target", str(site), str(package_dir)],
+        check=True, capture_output=True,
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
