@@ -44,18 +44,49 @@ def PairEncoder(
     """
     if max_length < 3:
         raise ValueError(Errors.E057.format(max_length=max_length))
+    return hf_encoder_model(
+        "biobert_pair_encoder", _forward, _init, _convert_inputs, _convert_outputs,
+        name=name, tokenizer_config=tokenizer_config, transformer_config=transformer_config,
+        max_length=max_length, mixed_precision=mixed_precision, grad_scaler_config=grad_scaler_config,
+    )
+
+
+def hf_encoder_model(
+    model_name: str,
+    forward: Callable,
+    init: Callable,
+    convert_inputs: Callable,
+    convert_outputs: Callable,
+    *,
+    name: str,
+    tokenizer_config: Dict[str, Any],
+    transformer_config: Dict[str, Any],
+    max_length: int,
+    mixed_precision: bool = False,
+    grad_scaler_config: Optional[Dict[str, Any]] = None,
+) -> Model:
+    """A thinc Model around one HFWrapper whose Hugging Face model is loaded at
+    initialization (`init`, e.g. this module's `_init`): the shared body of the
+    pair encoder and the QA span encoder.
+
+    model_name (str): the thinc Model's name.
+    forward, init (Callable): the Model's forward and init functions.
+    convert_inputs, convert_outputs (Callable): the HFWrapper's converters.
+    name (str): base model (hub name or folder); model.attrs["name"].
+    RETURNS (Model): with attrs name, has_transformer (False) and max_length.
+    """
     hf_model = HFObjects(None, None, None, dict(tokenizer_config), dict(transformer_config))
     wrapper = HFWrapper(
         hf_model,
-        convert_inputs=_convert_inputs,
-        convert_outputs=_convert_outputs,
+        convert_inputs=convert_inputs,
+        convert_outputs=convert_outputs,
         mixed_precision=mixed_precision,
         grad_scaler_config=dict(grad_scaler_config or {}),
     )
     return Model(
-        "biobert_pair_encoder",
-        _forward,
-        init=_init,
+        model_name,
+        forward,
+        init=init,
         layers=[wrapper],
         dims={"nO": None},
         attrs={"name": name, "has_transformer": False, "max_length": max_length},

@@ -13,13 +13,12 @@ takes the encoded batch.
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy
-from spacy_transformers.data_classes import HFObjects
-from spacy_transformers.layers.hf_wrapper import HFWrapper
 from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
 from thinc.types import Floats3d
 
 from .errors import Errors
 from .pair_encoder import _init as _pair_init
+from .pair_encoder import hf_encoder_model
 
 # "input_ids", "attention_mask" and (for BERT) "token_type_ids": (n_windows, length) int arrays
 WindowBatch = Dict[str, numpy.ndarray]
@@ -45,21 +44,10 @@ def WordpieceEncoder(
     """
     if max_length < 8:
         raise ValueError(Errors.E103.format(what=f"max_length must be at least 8, got {max_length}"))
-    hf_model = HFObjects(None, None, None, dict(tokenizer_config), dict(transformer_config))
-    wrapper = HFWrapper(
-        hf_model,
-        convert_inputs=_convert_inputs,
-        convert_outputs=_convert_outputs,
-        mixed_precision=mixed_precision,
-        grad_scaler_config=dict(grad_scaler_config or {}),
-    )
-    return Model(
-        "biobert_wordpiece_encoder",
-        _forward,
-        init=_pair_init,
-        layers=[wrapper],
-        dims={"nO": None},
-        attrs={"name": name, "has_transformer": False, "max_length": max_length},
+    return hf_encoder_model(
+        "biobert_wordpiece_encoder", _forward, _pair_init, _convert_inputs, _convert_outputs,
+        name=name, tokenizer_config=tokenizer_config, transformer_config=transformer_config,
+        max_length=max_length, mixed_precision=mixed_precision, grad_scaler_config=grad_scaler_config,
     )
 
 

@@ -134,6 +134,34 @@ def create_base_model_name(name: str = EMBEDDED) -> str:
 
 
 @registry.misc("spacy-biobert.tokenizer_config.v1")
+def own_encoder_model_config(architecture: str, max_length: int, **settings: Any) -> Dict[str, Any]:
+    """The default `model` block of a component that has an encoder of its own
+    (relation extractor, QA): `architecture` on the embedded base model, its
+    tokenizer settings inferred from the model (spacy-biobert.base_model.v1,
+    spacy-biobert.tokenizer_config.v1).
+
+    architecture (str): registered architecture name.
+    max_length (int): most wordpieces per encoded text.
+    settings: further arguments of the architecture (e.g. nO=None).
+    RETURNS (Dict[str, Any]): a config block for a factory's default_config.
+    """
+    return {
+        "@architectures": architecture,
+        **settings,
+        "dropout": 0.1,
+        "init_std": 0.02,
+        "max_length": max_length,
+        "transformer_config": {},
+        "name": {"@misc": "spacy-biobert.base_model.v1", "name": EMBEDDED},
+        "tokenizer_config": {
+            "@misc": "spacy-biobert.tokenizer_config.v1",
+            "name": EMBEDDED,
+            "use_fast": True,
+            "do_lower_case": None,
+        },
+    }
+
+
 def create_tokenizer_config(
     name: str = EMBEDDED,
     use_fast: bool = True,

@@ -61,33 +61,16 @@ from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.api import Model, Optimizer, set_dropout_rate
 from thinc.types import Floats3d
 
 # imported for their registrations, which the default config refers to
 from .. import architectures, scorers  # noqa: F401
 from ..errors import Errors
 from ..extensions import ANSWERS_ATTR, QUESTIONS_ATTR, install_extensions
+from ..util import own_encoder_model_config
 
-DEFAULT_QA_MODEL_STR = """
-[model]
-@architectures = "spacy-biobert.SpanExtractor.v1"
-dropout = 0.1
-init_std = 0.02
-max_length = 384
-transformer_config = {}
-
-[model.name]
-@misc = "spacy-biobert.base_model.v1"
-name = "embedded"
-
-[model.tokenizer_config]
-@misc = "spacy-biobert.tokenizer_config.v1"
-name = "embedded"
-use_fast = true
-do_lower_case = null
-"""
-DEFAULT_QA_MODEL = Config().from_str(DEFAULT_QA_MODEL_STR)["model"]
+DEFAULT_QA_MODEL = own_encoder_model_config("spacy-biobert.SpanExtractor.v1", 384)
 
 
 @Language.factory(

@@ -56,7 +56,7 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import SimpleFrozenDict
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.api import Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d
 
 # imported for their registrations, which the default config refers to
@@ -71,27 +71,9 @@ from ..re_data import (
     NEGATIVE_LABEL,
     mark_entities,
 )
+from ..util import own_encoder_model_config
 
-DEFAULT_REL_MODEL_STR = """
-[model]
-@architectures = "spacy-biobert.PairClassifier.v1"
-nO = null
-dropout = 0.1
-init_std = 0.02
-max_length = 512
-transformer_config = {}
-
-[model.name]
-@misc = "spacy-biobert.base_model.v1"
-name = "embedded"
-
-[model.tokenizer_config]
-@misc = "spacy-biobert.tokenizer_config.v1"
-name = "embedded"
-use_fast = true
-do_lower_case = null
-"""
-DEFAULT_REL_MODEL = Config().from_str(DEFAULT_REL_MODEL_STR)["model"]
+DEFAULT_REL_MODEL = own_encoder_model_config("spacy-biobert.PairClassifier.v1", 512, nO=None)
 DEFAULT_TAGS = {"CHEMICAL": CHEMICAL_TAG, "GENE-Y": GENE_TAG, "GENE-N": GENE_TAG, "GENE": GENE_TAG}
 
 # (head start_char, head end_char, tail start_char, tail end_char)
