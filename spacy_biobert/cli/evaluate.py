@@ -1,8 +1,6 @@
 """Evaluate an NER pipeline on an IOB test file with the paper's metric
 (seqeval, entity-level exact match), writing JSON and a markdown table."""
 
-import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -11,10 +9,10 @@ import spacy
 import typer
 from spacy.tokens import Doc
 from tqdm import tqdm
-from wasabi import msg
 
 from ..readers import read_iob_sentences, spans_to_iob
 from ..scorers import seqeval_prf
+from ..util import write_results
 
 # Lee et al. 2020, Table 3 (test F1): general-domain BERT -> BioBERT v1.1.
 PAPER_NER_F1 = {
@@ -128,13 +126,4 @@ def evaluate_command(
     if name in PAPER_NER_F1:
         bert, biobert = PAPER_NER_F1[name]
         results["paper_f1"] = {"bert": bert, "biobert": biobert}
-    table = markdown_table(results)
-    sys.stdout.write("\n" + table + "\n")
-    if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
-        msg.good(f"Wrote {output}")
-    if markdown:
-        markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(table, encoding="utf8")
-        msg.good(f"Wrote {markdown}")
+    write_results(results, markdown_table(results), output, markdown)

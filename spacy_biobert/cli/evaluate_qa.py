@@ -8,7 +8,6 @@ per year. Writes JSON and a markdown table."""
 
 import json
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -21,6 +20,7 @@ from wasabi import msg
 from ..errors import Errors
 from ..qa_data import iter_squad_entries
 from ..scorers import bioasq_factoid_scores, golden_synonyms, pool_bioasq_answers
+from ..util import write_results
 
 TEST_FILE = re.compile(r"^BioASQ-test-factoid-(\d+)b-(\d+)\.json$")
 
@@ -219,16 +219,7 @@ def evaluate_qa_command(
         nlp, test_dir, component=component, n_best=n_best, null_answer=null_answer,
         batch_size=batch_size, years=[y for y in years.split(",") if y.strip()] or None,
     ))
-    table = markdown_table(results)
-    sys.stdout.write("\n" + table + "\n")
-    if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
-        msg.good(f"Wrote {output}")
-    if markdown:
-        markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(table, encoding="utf8")
-        msg.good(f"Wrote {markdown}")
+    write_results(results, markdown_table(results), output, markdown)
 
 
 def qa_stats_command(

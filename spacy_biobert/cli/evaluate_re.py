@@ -1,8 +1,6 @@
 """`spacy-biobert evaluate-re` and `spacy-biobert re-cv`: relation extraction
 with the paper's protocol (see spacy_biobert.re_eval)."""
 
-import json
-import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -18,16 +16,11 @@ from ..re_eval import (
     read_examples,
     run_cv,
 )
+from ..util import write_results
 
 
 def _write(results: Dict[str, Any], output: Optional[Path], markdown: Optional[Path]) -> None:
-    table = markdown_table(results)
-    sys.stdout.write("\n" + table + "\n")
-    for path, text in ((output, json.dumps(results, indent=2) + "\n"), (markdown, table)):
-        if path:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf8")
-            msg.good(f"Wrote {path}")
+    write_results(results, markdown_table(results), output, markdown)
 
 
 def evaluate_re_command(
