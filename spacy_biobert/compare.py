@@ -138,21 +138,11 @@ def execute_run(run: Run, settings: CompareSettings, output_dir: Path) -> Dict[s
     folder = run.folder(output_dir)
     done = folder / METRICS_FILE
     if done.exists():
-        return _reuse(done, run, settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    env = _child_env(settings.threads)
-    log_path = folder / "run.log"
-    started = time.perf_counter()
-    with log_path.open("w", encoding="utf8") as log:
-        model_last = folder / "train" / "model-last"
-        train_seconds = None
-        if not (model_last / "meta.json").exists():
-            shutil.rmtree(folder / "train", ignore_errors=True)  # an interrupted fine-tune starts over
-            t0 = time.perf_counter()
-            _check_call(train_command(run, settings, folder), log, env, log_path)
-            train_seconds = time.perf_counter() - t0
-        _check_call(evaluate_command(run, settings, folder), log, env, log_path)
-    scores = json.loads((folder / "evaluate.json").read_text(encoding="utf8"))
+        wanted = {**asdict(settings), **asdict(run)}
+        return reuse_metrics(done, wanted, _RUN_KEYS + ("base_model",))
+    scores, train_seconds, run_seconds = train_and_evaluate(
+        folder, train_command(run, settings, folder), evaluate_command(run, settings, folder), settings.threads
+    )
     metrics = {
         **asdict(run),
         "steps": settings.steps,
@@ -166,24 +156,56 @@ def execute_run(run: Run, settings: CompareSettings, output_dir: Path) -> Dict[s
         "n_sentences": scores["n_sentences"],
         "eval_split": settings.eval_split,
         "train_seconds": None if train_seconds is None else round(train_seconds, 1),
-        "run_seconds": round(time.perf_counter() - started, 1),
+        "run_seconds": round(run_seconds, 1),
         "threads": settings.threads,
     }
-    # written last and atomically: its presence marks the run as done
-    tmp = done.with_suffix(".tmp")
-    tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf8")
-    tmp.replace(done)
+    write_metrics(done, metrics)
     shutil.rmtree(folder / "train" / "model-best", ignore_errors=True)
     return metrics
 
 
-def _reuse(done: Path, run: Run, settings: CompareSettings) -> Dict[str, Any]:
-    """A finished run's metrics, if it was run with this experiment's
-    settings; a mismatch is an error, never a silent mix of budgets."""
+def train_and_evaluate(
+    folder: Path, train_cmd: List[str], eval_cmd: List[str], threads: int
+) -> Tuple[Dict[str, Any], Optional[float], float]:
+    """One resumable run in `folder`: train (unless folder/train/model-last is
+    complete: an interrupted fine-tune starts over) with `train_cmd`, then
+    evaluate with `eval_cmd`, which writes folder/evaluate.json; both as child
+    processes with `threads` torch threads, logged to folder/run.log.
+
+    RETURNS (Tuple[Dict[str, Any], Optional[float], float]): the scores of
+        evaluate.json, the training seconds (None if training was reused)
+        and the seconds of the whole run.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    env = _child_env(threads)
+    log_path = folder / "run.log"
+    started = time.perf_counter()
+    train_seconds = None
+    with log_path.open("w", encoding="utf8") as log:
+        if not (folder / "train" / "model-last" / "meta.json").exists():
+            shutil.rmtree(folder / "train", ignore_errors=True)
+            t0 = time.perf_counter()
+            _check_call(train_cmd, log, env, log_path)
+            train_seconds = time.perf_counter() - t0
+        _check_call(eval_cmd, log, env, log_path)
+    scores = json.loads((folder / "evaluate.json").read_text(encoding="utf8"))
+    return scores, train_seconds, time.perf_counter() - started
+
+
+def write_metrics(done: Path, metrics: Dict[str, Any]) -> None:
+    """Write a run's metrics last and atomically: the file's presence marks
+    the run as done."""
+    tmp = done.with_suffix(".tmp")
+    tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf8")
+    tmp.replace(done)
+
+
+def reuse_metrics(done: Path, wanted: Dict[str, Any], keys: Sequence[str]) -> Dict[str, Any]:
+    """A finished run's metrics, if it was run with the wanted settings (the
+    `keys` of `wanted`); a mismatch is an error (E022), never a silent mix of
+    budgets."""
     metrics = json.loads(done.read_text(encoding="utf8"))
-    wanted = {**asdict(settings), **asdict(run)}
-    wanted["eval_split"] = settings.eval_split
-    diff = [k for k in _RUN_KEYS + ("base_model",) if k in metrics and metrics[k] != wanted.get(k)]
+    diff = [k for k in keys if k in metrics and metrics[k] != wanted.get(k)]
     if diff:
         raise ValueError(Errors.E022.format(path=done, keys=", ".join(
             f"{k}: {metrics[k]!r} there, {wanted.get(k)!r} now" for k in diff)))
@@ -228,7 +250,9 @@ def run_experiment(
         "seeds": list(seeds)}, indent=2) + "\n", encoding="utf8")
     for r in runs:
         if (r.folder(output_dir) / METRICS_FILE).exists():
-            _reuse(r.folder(output_dir) / METRICS_FILE, r, settings)  # fail early on a mismatch
+            reuse_metrics(  # fail early on a mismatch
+                r.folder(output_dir) / METRICS_FILE, {**asdict(settings), **asdict(r)}, _RUN_KEYS + ("base_model",)
+            )
     todo = [r for r in runs if not (r.folder(output_dir) / METRICS_FILE).exists()]
     echo(f"{len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to go "
          f"({settings.jobs} at a time, {settings.steps} fine-tuning steps each)")

@@ -31,7 +31,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from tqdm import tqdm
 
-from .compare import _check_call, _child_env
+from .compare import reuse_metrics, train_and_evaluate, write_metrics
 from .errors import Errors
 from .re_data import (
     ENTITIES_SPANS_KEY,
@@ -232,38 +232,19 @@ def run_fold(data_dir: Path, fold: int, output_dir: Path, s: CVSettings) -> Dict
     folder = output_dir / f"fold{fold}"
     done = folder / METRICS_FILE
     if done.exists():
-        return _reuse(done, s)
-    folder.mkdir(parents=True, exist_ok=True)
+        return reuse_metrics(done, asdict(s), _CV_KEYS)
     data = Path(data_dir) / str(fold)
-    env = _child_env(s.threads)
-    log_path = folder / "run.log"
-    started = time.perf_counter()
-    with log_path.open("w", encoding="utf8") as log:
-        if not (folder / "train" / "model-last" / "meta.json").exists():
-            shutil.rmtree(folder / "train", ignore_errors=True)  # an interrupted fine-tune starts over
-            _check_call(_train_command(data, folder, s), log, env, log_path)
-        _check_call(_evaluate_command(data, folder, s), log, env, log_path)
-    scores = json.loads((folder / "evaluate.json").read_text(encoding="utf8"))
+    scores, _, run_seconds = train_and_evaluate(
+        folder, _train_command(data, folder, s), _evaluate_command(data, folder, s), s.threads
+    )
     metrics = {
         **asdict(s), "fold": fold, "p": scores["p"], "r": scores["r"], "f": scores["f"],
         "n_docs": scores["n_docs"], "n_gold_relations": scores["n_gold_relations"],
-        "run_seconds": round(time.perf_counter() - started, 1),
+        "run_seconds": round(run_seconds, 1),
     }
-    tmp = done.with_suffix(".tmp")
-    tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf8")
-    tmp.replace(done)
+    write_metrics(done, metrics)
     # the fold's weights are not needed for the figures; keep the disk small
     shutil.rmtree(folder / "train", ignore_errors=True)
-    return metrics
-
-
-def _reuse(done: Path, s: CVSettings) -> Dict[str, Any]:
-    metrics = json.loads(done.read_text(encoding="utf8"))
-    wanted = asdict(s)
-    diff = [k for k in _CV_KEYS if k in metrics and metrics[k] != wanted[k]]
-    if diff:
-        raise ValueError(Errors.E022.format(path=done, keys=", ".join(
-            f"{k}: {metrics[k]!r} there, {wanted[k]!r} now" for k in diff)))
     return metrics
 
 
@@ -282,7 +263,7 @@ def run_cv(
     output_dir.mkdir(parents=True, exist_ok=True)
     for k in fold_ids:
         if (output_dir / f"fold{k}" / METRICS_FILE).exists():
-            _reuse(output_dir / f"fold{k}" / METRICS_FILE, settings)  # fail early on a mismatch
+            reuse_metrics(output_dir / f"fold{k}" / METRICS_FILE, asdict(settings), _CV_KEYS)  # fail early on a mismatch
     todo = [k for k in fold_ids if not (output_dir / f"fold{k}" / METRICS_FILE).exists()]
     echo(f"{len(fold_ids)} folds, {len(fold_ids) - len(todo)} already done, {len(todo)} to go "
          f"({settings.jobs} at a time, {settings.steps} fine-tuning steps each)")

@@ -5,6 +5,7 @@ relation extractor) saved, loaded with spacy.load and run with nlp.pipe."""
 
 import json
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from spacy.util import fix_random_seed, load_model_from_config
 from thinc.api import Adam, Config
 
 from spacy_biobert.candidates import sentence_pairs
+from spacy_biobert.compare import reuse_metrics
 from spacy_biobert.re_data import (
     ENTITIES_SPANS_KEY,
     BinaryRERecord,
@@ -26,8 +28,8 @@ from spacy_biobert.re_data import (
     read_chemprot_gold,
 )
 from spacy_biobert.re_eval import (
+    _CV_KEYS,
     CVSettings,
-    _reuse,
     evaluate_relations,
     markdown_table,
     read_examples,
@@ -224,9 +226,9 @@ def test_read_examples_bad_format(tmp_path):
 def test_cv_reuse_refuses_other_settings(tmp_path):
     done = tmp_path / "metrics.json"
     done.write_text(json.dumps({**CVSettings(steps=10).__dict__, "fold": 1, "p": 1, "r": 1, "f": 1}), encoding="utf8")
-    assert _reuse(done, CVSettings(steps=10))["f"] == 1
+    assert reuse_metrics(done, asdict(CVSettings(steps=10)), _CV_KEYS)["f"] == 1
     with pytest.raises(ValueError, match="E022"):
-        _reuse(done, CVSettings(steps=20))
+        reuse_metrics(done, asdict(CVSettings(steps=20)), _CV_KEYS)
 
 
 # ---------------------------------------------------------------------------
