@@ -79,3 +79,31 @@ def make_examples(nlp):
         ref.ents = [Span(ref, s, e, label=label) for s, e, label in ents]
         examples.append(Example(Doc(nlp.vocab, words=words), ref))
     return examples
+
+
+def make_texts(n, seed=0):
+    """`n` random texts of 3 to 12 tiny-vocabulary words."""
+    import random
+
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(TINY_WORDS) for _ in range(rng.randint(3, 12))) for _ in range(n)]
+
+
+def read_records(path):
+    """The records of a JSONL file, in order."""
+    import json
+
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf8").splitlines()]
+
+
+def strip_confidence(records, ndigits=4):
+    """Records with confidences rounded: batches of other sizes pad differently."""
+    out = []
+    for rec in records:
+        rec = dict(rec)
+        rec["entities"] = [
+            {**e, "confidence": round(e["confidence"], ndigits)} if "confidence" in e else e
+            for e in rec["entities"]
+        ]
+        out.append(rec)
+    return out
