@@ -72,6 +72,12 @@ class AnnotateStats:
     truncated_bytes: int = 0
     bad_examples: List[str] = field(default_factory=list)
 
+    def add_bad(self, message: str) -> None:
+        """Count a bad record, keeping the first 20 messages."""
+        self.bad += 1
+        if len(self.bad_examples) < 20:
+            self.bad_examples.append(message)
+
     def to_dict(self) -> Dict[str, Any]:
         return {
             "done_before": self.done_before, "annotated": self.annotated,
@@ -270,6 +276,48 @@ def read_documents(
             yield doc_id, text, f"{file}:{line}"
 
 
+def documents_to_annotate(
+    input_path: Path,
+    fmt: str,
+    done: Set[str],
+    report: ReportT,
+    *,
+    id_field: str = "id",
+    text_field: str = "text",
+) -> Iterator[Tuple[str, str]]:
+    """(text, id) for every document of the input still to annotate, in input order.
+
+    A document whose id was seen before in the input is reported (E137) and
+    skipped; one whose id is in `done` (already in the output) is skipped.
+    The tuples are what `nlp.pipe(..., as_tuples=True)` takes.
+    """
+    seen: Dict[str, str] = {}
+    for doc_id, text, where in read_documents(
+        input_path, fmt, report, id_field=id_field, text_field=text_field
+    ):
+        if doc_id in seen:
+            report(Errors.E137.format(where=where, id=doc_id, first=seen[doc_id]))
+            continue
+        seen[doc_id] = where
+        if doc_id in done:
+            continue
+        yield text, doc_id
+
+
+def prepare_output(output: Path, stats: AnnotateStats, *, overwrite: bool = False) -> Set[str]:
+    """Get `output` ready to append to: the ids already in it (resume).
+
+    Deletes it first with `overwrite`; truncates a partial last line away.
+    Sets `stats.done_before` and `stats.truncated_bytes`.
+    """
+    if overwrite and output.exists():
+        output.unlink()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    done, stats.truncated_bytes = read_done_ids(output)
+    stats.done_before = len(done)
+    return done
+
+
 def read_done_ids(output: Path) -> Tuple[Set[str], int]:
     """The ids already in `output`, after truncating a partial last line away.
 
@@ -362,6 +410,15 @@ class RecordWriter:
                 out["confidence"] = float(confidence)
         return out
 
+    def json_line(self, doc_id: str, doc: Doc) -> str:
+        """The record of `doc` as one line of JSON (no newline)."""
+        return json.dumps(self.record(doc_id, doc), ensure_ascii=False)
+
+
+def count_words(doc: Doc) -> int:
+    """The tokens of `doc` that are not whitespace (the words/s of the summaries)."""
+    return sum(1 for t in doc if not t.is_space)
+
 
 def _plain(value: Any) -> Any:
     """Tuples (as DocBin gives lists back) and numpy scalars as JSON types."""
@@ -412,46 +469,30 @@ def annotate(
         raise ValueError(Errors.E136.format(batch_size=batch_size, n_process=n_process))
     fmt = detect_format(input_path, fmt)
     stats = AnnotateStats()
-    if overwrite and output.exists():
-        output.unlink()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    done, stats.truncated_bytes = read_done_ids(output)
-    stats.done_before = len(done)
+    done = prepare_output(output, stats, overwrite=overwrite)
     bar = tqdm(desc=f"Annotating {input_path.name}", unit="doc", disable=not show_progress,
                file=sys.stderr, dynamic_ncols=True)
 
     def _report(message: str) -> None:
-        stats.bad += 1
-        if len(stats.bad_examples) < 20:
-            stats.bad_examples.append(message)
+        stats.add_bad(message)
         if report is not None:
             report(message)
         else:
             bar.write(message, file=sys.stderr)
 
-    def todo() -> Iterator[Tuple[str, str]]:
-        seen: Dict[str, str] = {}
-        for doc_id, text, where in read_documents(
-            input_path, fmt, _report, id_field=id_field, text_field=text_field
-        ):
-            if doc_id in seen:
-                _report(Errors.E137.format(where=where, id=doc_id, first=seen[doc_id]))
-                continue
-            seen[doc_id] = where
-            if doc_id in done:
-                continue
-            yield text, doc_id
-
     writer = RecordWriter.for_pipeline(nlp, include_text=include_text)
     start = time.perf_counter()
     with open(output, "a", encoding="utf8") as out:
+        todo = documents_to_annotate(
+            input_path, fmt, done, _report, id_field=id_field, text_field=text_field
+        )
         for doc, doc_id in nlp.pipe(
-            todo(), as_tuples=True, batch_size=batch_size, n_process=n_process
+            todo, as_tuples=True, batch_size=batch_size, n_process=n_process
         ):
-            out.write(json.dumps(writer.record(doc_id, doc), ensure_ascii=False) + "\n")
+            out.write(writer.json_line(doc_id, doc) + "\n")
             out.flush()
             stats.annotated += 1
-            stats.words += sum(1 for t in doc if not t.is_space)
+            stats.words += count_words(doc)
             bar.update(1)
         out.flush()
         os.fsync(out.fileno())

@@ -162,4 +162,13 @@ class Errors(metaclass=ErrorsWithCodes):
     E139 = ("{path} is not a pipeline with a transformer: the throughput "
             "benchmark needs the spacy-transformers 'transformer' component "
             "(found {names}).")
+    E140 = ("`spacy-biobert annotate-ray` needs Ray Data, which is not installed "
+            "({error}): pip install \"spacy-biobert[ray]\".")
+    E141 = ("annotate-ray needs num_workers >= 1 and batch_size >= 1, got "
+            "num_workers={num_workers}, batch_size={batch_size}.")
+    E142 = ("Ray Data does not run over Ray Client, so annotate-ray cannot use "
+            "{address!r}. Run it on a node of the cluster with --address auto "
+            "(or the head's HOST:6379), e.g. as a Ray job: ray job submit "
+            "--address http://HEAD:8265 -- spacy-biobert annotate-ray ... "
+            "--address auto.")
 # fmt: on

@@ -35,6 +35,18 @@ def tiny_bert(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def ner_dir(tiny_bert, tmp_path_factory):
+    """A tiny transformer + biobert_ner pipeline, initialised (not trained), on disk."""
+    from util import make_examples, make_ner_nlp
+
+    nlp = make_ner_nlp(tiny_bert)
+    nlp.initialize(lambda: make_examples(nlp))
+    path = tmp_path_factory.mktemp("annotate") / "nlp"
+    nlp.to_disk(path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def shared_data():
     if not SHARED_DATA.exists():
         pytest.skip("../shared/data (the offline mirror) is not present")

@@ -3,7 +3,6 @@
 import gzip
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from spacy.language import Language
 from spacy.tokens import Doc
-from util import TINY_WORDS, make_examples, make_ner_nlp
+from util import make_texts, read_records, strip_confidence
 
 from spacy_biobert.annotate import (
     annotate,
@@ -26,42 +25,10 @@ ROOT = Path(__file__).parent.parent
 
 
 @pytest.fixture(scope="module")
-def ner_dir(tiny_bert, tmp_path_factory):
-    """A tiny transformer + biobert_ner pipeline, initialised (not trained), on disk."""
-    nlp = make_ner_nlp(tiny_bert)
-    nlp.initialize(lambda: make_examples(nlp))
-    path = tmp_path_factory.mktemp("annotate") / "nlp"
-    nlp.to_disk(path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def nlp(ner_dir):
     import spacy
 
     return spacy.load(ner_dir)
-
-
-def make_texts(n, seed=0):
-    rng = random.Random(seed)
-    return [" ".join(rng.choice(TINY_WORDS) for _ in range(rng.randint(3, 12))) for _ in range(n)]
-
-
-def read_records(path):
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf8").splitlines()]
-
-
-def strip_confidence(records, ndigits=4):
-    """Records with confidences rounded: batches of other sizes pad differently."""
-    out = []
-    for rec in records:
-        rec = dict(rec)
-        rec["entities"] = [
-            {**e, "confidence": round(e["confidence"], ndigits)} if "confidence" in e else e
-            for e in rec["entities"]
-        ]
-        out.append(rec)
-    return out
 
 
 def run(nlp, inp, out, **kwargs):

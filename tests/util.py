@@ -112,3 +112,31 @@ def package_and_run(model_dir: Path, name: str, tmp_path: Path, code: str) -> di
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def make_texts(n, seed=0):
+    """`n` random texts of 3 to 12 tiny-vocabulary words."""
+    import random
+
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(TINY_WORDS) for _ in range(rng.randint(3, 12))) for _ in range(n)]
+
+
+def read_records(path):
+    """The records of a JSONL file, in order."""
+    import json
+
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf8").splitlines()]
+
+
+def strip_confidence(records, ndigits=4):
+    """Records with confidences rounded: batches of other sizes pad differently."""
+    out = []
+    for rec in records:
+        rec = dict(rec)
+        rec["entities"] = [
+            {**e, "confidence": round(e["confidence"], ndigits)} if "confidence" in e else e
+            for e in rec["entities"]
+        ]
+        out.append(rec)
+    return out

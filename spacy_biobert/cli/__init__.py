@@ -2,7 +2,7 @@
 
 import typer
 
-from .annotate import annotate_command
+from .annotate import annotate_command, annotate_ray_command
 from .assets import assets_command
 from .compare import compare_command
 from .convert import convert_command
@@ -28,6 +28,7 @@ app.command("evaluate-qa")(evaluate_qa_command)
 app.command("qa-stats")(qa_stats_command)
 app.command("pretrain")(pretrain_command)
 app.command("annotate")(annotate_command)
+app.command("annotate-ray")(annotate_ray_command)
 app.command("visualize")(visualize_command)
 
 __all__ = ["app"]

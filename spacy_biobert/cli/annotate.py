@@ -1,4 +1,4 @@
-"""`spacy-biobert annotate`: run a pipeline over a corpus, streaming, into JSONL."""
+"""`spacy-biobert annotate` / `annotate-ray`: run a pipeline over a corpus, streaming, into JSONL."""
 
 import json
 import sys
@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from wasabi import msg
 
-from ..annotate import FORMATS, annotate
+from ..annotate import FORMATS, AnnotateStats, annotate
 
 
 def annotate_command(
@@ -39,13 +39,64 @@ def annotate_command(
         include_text=include_text, batch_size=batch_size, n_process=n_process,
         overwrite=overwrite,
     )
+    _finish(stats, output, summary, f"{stats.to_dict()['words_per_second']} words/s")
+
+
+def annotate_ray_command(
+    model: str = typer.Argument(..., help="Pipeline folder or installed package name, loadable on every Ray node"),
+    input_path: Path = typer.Argument(..., help="Input file or folder (.txt, .jsonl, PubMed .xml; .gz too), read by this process", exists=True),
+    output: Path = typer.Argument(..., help="Output JSONL file (resumed if it exists), written by this process", dir_okay=False),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to use, from one of its nodes: 'auto' or HOST:6379 (not ray://); default: start a local Ray instance"),
+    workers: int = typer.Option(2, "--workers", "-w", help="Annotating actors; each loads the pipeline once"),
+    batch_size: int = typer.Option(64, "--batch-size", "-b", help="Documents per batch sent to a worker (one nlp.pipe batch)"),
+    cpus_per_worker: float = typer.Option(1, "--cpus-per-worker", help="CPUs reserved per worker"),
+    gpus_per_worker: float = typer.Option(0, "--gpus-per-worker", help="GPUs per worker (> 0: the pipeline runs on GPU; fractions share a GPU)"),
+    num_cpus: Optional[int] = typer.Option(None, "--num-cpus", help="CPUs of the local Ray instance (default: all); not with --address"),
+    preserve_order: bool = typer.Option(False, "--preserve-order", help="Write the records in input order (slower)"),
+    fmt: str = typer.Option("auto", "--format", "-f", help=f"Input format: auto, {', '.join(FORMATS)} (lines: one document per line; text: blank-line separated blocks)"),
+    id_field: str = typer.Option("id", "--id-field", help="JSONL: the id field"),
+    text_field: str = typer.Option("text", "--text-field", help="JSONL: the text field"),
+    include_text: bool = typer.Option(False, "--text", help="Write each document's text into its record"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Start OUTPUT afresh instead of resuming"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show Ray Data's progress bars"),
+    summary: Optional[Path] = typer.Option(None, "--summary", help="Also write the run's counts as JSON here"),
+) -> None:
+    """Annotate a corpus on Ray Data: the same records as `annotate`, with a
+    pool of Ray actors that each load the pipeline once. Local by default;
+    --address runs on an existing cluster. Restarting the same command
+    resumes: ids already in OUTPUT are skipped. Records come in any order
+    (--preserve-order keeps the input order). Bad input records are reported
+    on stderr and skipped."""
+    from ..ray_annotate import annotate_ray
+
+    try:
+        stats = annotate_ray(
+            model, input_path, output, input_format=fmt, address=address, num_workers=workers,
+            batch_size=batch_size, num_cpus_per_worker=cpus_per_worker,
+            num_gpus_per_worker=gpus_per_worker, num_cpus=num_cpus,
+            preserve_order=preserve_order, id_field=id_field, text_field=text_field,
+            include_text=include_text, overwrite=overwrite, show_progress=progress,
+        )
+    except (ImportError, ValueError) as e:
+        if "(spacy-biobert)" not in str(e):  # ours (no Ray, bad option): no traceback
+            raise
+        msg.fail(str(e), exits=1)
+    counts = stats.to_dict()
+    _finish(
+        stats, output, summary,
+        f"{counts['seconds']} s, {counts['docs_per_second']} docs/s, "
+        f"{counts['words_per_second']} words/s with {stats.workers} workers",
+    )
+
+
+def _finish(stats: AnnotateStats, output: Path, summary: Optional[Path], speed: str) -> None:
+    """The closing lines of a run, and the --summary file."""
     counts = stats.to_dict()
     if stats.truncated_bytes:
         msg.warn(f"Truncated a partial last line ({stats.truncated_bytes} bytes) of {output}")
     msg.info(
         f"{counts['annotated']} documents annotated, {counts['done_before']} already "
-        f"in {output}, {counts['bad']} bad records skipped; "
-        f"{counts['words_per_second']} words/s"
+        f"in {output}, {counts['bad']} bad records skipped; {speed}"
     )
     if summary:
         summary.parent.mkdir(parents=True, exist_ok=True)
