@@ -162,4 +162,6 @@ class Errors(metaclass=ErrorsWithCodes):
     E139 = ("{path} is not a pipeline with a transformer: the throughput "
             "benchmark needs the spacy-transformers 'transformer' component "
             "(found {names}).")
+    E140 = ("Length buckets need batch_overhead >= 0 and max_batch_items >= 1, "
+            "got batch_overhead={batch_overhead}, max_batch_items={max_batch_items}.")
 # fmt: on
