@@ -114,23 +114,33 @@ def bucketed_hf_forward(model: Model, wordpieces: Any, is_train: bool) -> Tuple[
     convert_inputs = model.attrs["convert_inputs"]
     convert_outputs = model.attrs["convert_outputs"]
     shim = model.shims[0]
+    hf_model = shim._model
     n, width = wordpieces.input_ids.shape
     merged: Optional[dict] = None
     output_cls = None
-    with torch.inference_mode():
-        for rows, length in groups:
-            part = _take(wordpieces, rows, length)
-            args, _ = convert_inputs(model, part, False)
-            out = shim.predict(args)
-            if merged is None:
-                output_cls = type(out)
-                merged = {k: _alloc(v, n, width) for k, v in out.items()}
-                if any(v is None for v in merged.values()):
-                    # an output we cannot put back together: the plain path
-                    return _inference(pt_forward, model, wordpieces)
-            index = torch.as_tensor(rows, dtype=torch.long, device=_device(out))
-            for key, value in out.items():
-                _scatter(merged[key], value, index, length)
+    # What PyTorchShim.predict does per call (eval mode, no autograd, autocast
+    # if mixed precision), once for all the groups: switching the modules to
+    # eval and back for every group cost 1.3% of nlp.pipe's time (py-spy).
+    was_training = hf_model.training
+    hf_model.eval()
+    try:
+        with torch.inference_mode(), torch.autocast(
+            device_type="cuda", enabled=bool(getattr(shim, "_mixed_precision", False))
+        ):
+            for rows, length in groups:
+                args, _ = convert_inputs(model, _take(wordpieces, rows, length), False)
+                out = hf_model(*args.args, **args.kwargs)
+                if merged is None:
+                    output_cls = type(out)
+                    merged = {k: _alloc(v, n, width) for k, v in out.items()}
+                    if any(v is None for v in merged.values()):
+                        # an output we cannot put back together: the plain path
+                        return _inference(pt_forward, model, wordpieces)
+                index = torch.as_tensor(rows, dtype=torch.long, device=_device(out))
+                for key, value in out.items():
+                    _scatter(merged[key], value, index, length)
+    finally:
+        hf_model.train(was_training)
     assert merged is not None and output_cls is not None
     model_output = output_cls(**merged)
     return convert_outputs(model, (wordpieces, model_output), False)

@@ -110,20 +110,25 @@ def test_bucketed_same_outputs_and_entities(nlp):
         assert da._.trf_data.align.lengths.min() >= 1 or len(da) == 0
 
 
-def test_bucketed_forward_runs_several_passes(nlp, monkeypatch):
-    """The texts really are split into several forward passes."""
-    shim = nlp.get_pipe("transformer").model.layers[0].shims[0]
-    widths = []
-    original = shim.predict
+def test_bucketed_forward_runs_several_passes(nlp):
+    """The texts really go through the encoder in several passes of different
+    widths, in eval mode, and the model's training flag is restored."""
+    hf_model = nlp.get_pipe("transformer").model.layers[0].shims[0]._model
+    seen = []
 
-    def spy(inputs):
-        widths.append(tuple(inputs.kwargs["input_ids"].shape))
-        return original(inputs)
+    def spy(module, args, kwargs):
+        seen.append((tuple(kwargs["input_ids"].shape), module.training))
 
-    monkeypatch.setattr(shim, "predict", spy)
-    list(nlp.pipe(_texts(), batch_size=64))
-    assert len(widths) > 1
-    assert len({width for _, width in widths}) > 1
+    hook = hf_model.register_forward_pre_hook(spy, with_kwargs=True)
+    was_training = hf_model.training
+    try:
+        list(nlp.pipe(_texts(), batch_size=64))
+    finally:
+        hook.remove()
+    assert len(seen) > 1
+    assert len({shape[1] for shape, _ in seen}) > 1
+    assert not any(training for _, training in seen)
+    assert hf_model.training == was_training
 
 
 def test_training_path_is_unbucketed(nlp):

@@ -35,7 +35,9 @@ maximum) and the RSS each method added; where the time of ``nlp.pipe`` goes
 ``--f1`` (an IOB ``--texts`` file) the F1 of the pipeline on the whole file,
 fp32 and int8, by ``spacy-biobert evaluate``'s scoring.
 Scaling: RSS while streaming ever more documents through one ``nlp.pipe``
-(flat after warm-up), and the time of one document of 1k vs 10k words.
+(flat once glibc's heap has grown to the largest batches: it runs after the
+timed rounds; RSS after ``malloc_trim`` shows what was only free heap), and
+the time of one document of 1k vs 10k words (its windows and wordpieces).
 
 Without ``--model`` an *untrained* pipeline is built from configs/ner.cfg on
 ``--base-model`` (default: the embedded MiniLM): fine for timing, not for
@@ -300,7 +302,6 @@ def nlp_pipe_breakdown(nlp, texts: List[str], batch_size: int) -> Dict[str, Any]
 
     patches: List[Tuple[Any, str, Any]] = [
         (nlp, "tokenizer", "spaCy tokenizer"),
-        (shim, "predict", "encoder forward (HF model)"),
         (tm, "huggingface_tokenize", "wordpiece tokenisation (HF tokenizer)"),
         (tm, "get_alignment_via_offset_mapping", "token-wordpiece alignment"),
         (trf.model.attrs, "get_spans", "windows (get_spans)"),
@@ -311,6 +312,16 @@ def nlp_pipe_breakdown(nlp, texts: List[str], batch_size: int) -> Dict[str, Any]
         if pipe is not trf and hasattr(pipe, "predict"):
             patches.append((pipe, "predict", f"{name} predict (listener pooling + head)"))
             patches.append((pipe, "set_annotations", f"{name} set_annotations (decoding, doc.ents)"))
+    encoder_key = "encoder forward (HF model)"
+    started: List[float] = []
+
+    def before(module: Any, args: Any) -> None:
+        started.append(time.perf_counter())
+
+    def after(module: Any, args: Any, output: Any) -> None:
+        spent[encoder_key] = spent.get(encoder_key, 0.0) + time.perf_counter() - started.pop()
+
+    hooks = [shim._model.register_forward_pre_hook(before), shim._model.register_forward_hook(after)]
     saved = []
     for obj, attr, key in patches:
         is_dict = isinstance(obj, dict)
@@ -327,6 +338,8 @@ def nlp_pipe_breakdown(nlp, texts: List[str], batch_size: int) -> Dict[str, Any]
             pass
         total = time.perf_counter() - start
     finally:
+        for hook in hooks:
+            hook.remove()
         for obj, attr, original, had_own, is_dict in reversed(saved):
             if is_dict:
                 obj[attr] = original
@@ -419,9 +432,25 @@ def memory_vs_docs(nlp, texts: List[str], counts: List[int], batch_size: int) ->
                 "growth_since_first_count_mb": round(rss - first, 1),
                 "seconds": round(time.perf_counter() - start, 2),
             })
+    gc.collect()
+    trimmed = malloc_trim()
     for row in rows:
         row["rss_before_stream_mb"] = round(base, 1)
+        row["rss_after_malloc_trim_mb"] = trimmed
     return rows
+
+
+def malloc_trim() -> Optional[float]:
+    """Give glibc's free heap memory back to the system; RETURNS the RSS after
+    it (None without glibc). What it frees was free memory malloc kept, not
+    live objects."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return None
+    return round(rss_mb(), 1)
 
 
 def time_vs_length(nlp, texts: List[str], lengths: List[int], repeats: int) -> List[Dict[str, Any]]:
@@ -444,9 +473,12 @@ def time_vs_length(nlp, texts: List[str], lengths: List[int], repeats: int) -> L
             doc = nlp(text)
             seconds = time.perf_counter() - start
             best = seconds if best is None else min(best, seconds)
-        windows = len(doc._.trf_data.wordpieces) if doc.has_extension("trf_data") and doc._.trf_data else None
+        trf_data = doc._.trf_data if doc.has_extension("trf_data") else None
+        windows = len(trf_data.wordpieces) if trf_data else None
+        wordpieces = int(trf_data.wordpieces.attention_mask.sum()) if trf_data else None
         rows.append({
-            "words": length, "tokens": len(doc), "windows": windows, "seconds": round(best, 3),
+            "words": length, "tokens": len(doc), "windows": windows, "wordpieces": wordpieces,
+            "seconds": round(best, 3),
             "ms_per_word": round(1000 * best / length, 3),
             "words_per_second": round(length / best, 1),
             "rss_added_mb": round(rss_mb() - rss0, 1),
@@ -501,11 +533,15 @@ def markdown(results: Dict[str, Any]) -> str:
         for r in results["memory_vs_docs"]:
             lines.append(f"| {r['docs']} | {r['rss_mb']} | {r['growth_from_start_mb']} | "
                          f"{r['growth_since_first_count_mb']} | {r['seconds']} |")
-        lines.append(f"\nRSS before the stream: {results['memory_vs_docs'][0]['rss_before_stream_mb']} MB")
+        first = results["memory_vs_docs"][0]
+        lines.append(f"\nRSS before the stream: {first['rss_before_stream_mb']} MB; after it and "
+                     f"glibc malloc_trim(0): {first['rss_after_malloc_trim_mb']} MB")
     if results.get("time_vs_length"):
-        lines += ["", "| document words | spaCy tokens | windows | seconds | ms/word | words/s |", "|---|---|---|---|---|---|"]
+        lines += ["", "| document words | spaCy tokens | windows | wordpieces (windows overlap) | seconds | ms/word | words/s |",
+                  "|---|---|---|---|---|---|---|"]
         for r in results["time_vs_length"]:
-            lines.append(f"| {r['words']} | {r['tokens']} | {r['windows']} | {r['seconds']} | {r['ms_per_word']} | {r['words_per_second']} |")
+            lines.append(f"| {r['words']} | {r['tokens']} | {r['windows']} | {r['wordpieces']} | {r['seconds']} | "
+                         f"{r['ms_per_word']} | {r['words_per_second']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -597,6 +633,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         if len(tl) >= 2 and tl[0]["seconds"]:
             results["ratios"][f"time {tl[-1]['words']} / {tl[0]['words']} words"] = round(
                 tl[-1]["seconds"] / tl[0]["seconds"], 2)
+            if tl[0]["wordpieces"]:
+                results["ratios"][f"wordpieces {tl[-1]['words']} / {tl[0]['words']} words"] = round(
+                    tl[-1]["wordpieces"] / tl[0]["wordpieces"], 2)
     if args.quantize:
         quantize_pipeline(nlp)
         qclassifier = quantize(classifier)
