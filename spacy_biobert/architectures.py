@@ -116,6 +116,38 @@ def _forward(model: Model[InT, OutT], docs: InT, is_train: bool) -> Tuple[OutT, 
     return outputs, backprop
 
 
+@registry.architectures("spacy-biobert.TransformerModel.v1")
+def build_transformer_model_v1(
+    name: str,
+    get_spans: Callable,
+    tokenizer_config: Dict[str, Any] = SimpleFrozenDict(),
+    transformer_config: Dict[str, Any] = SimpleFrozenDict(),
+    mixed_precision: bool = False,
+    grad_scaler_config: Dict[str, Any] = SimpleFrozenDict(),
+    batch_overhead: int = 32,
+    max_batch_items: int = 4096,
+) -> Model[List[Doc], Any]:
+    """spacy-transformers.TransformerModel.v3 (same arguments, same weights and
+    serialization) that predicts length-bucketed: each batch's windows are run
+    through the encoder in groups of similar wordpiece length instead of one
+    pass padded to the longest (see spacy_biobert.length_buckets). Training is
+    unchanged.
+
+    batch_overhead (int): the fixed cost of one forward pass, in padded
+        wordpieces (CPU: ~32; GPU: raise it, e.g. 1024).
+    max_batch_items (int): most padded wordpieces in one forward pass.
+    """
+    from spacy_transformers.layers import TransformerModel
+
+    from .length_buckets import set_length_buckets
+
+    model = TransformerModel(
+        name, get_spans, dict(tokenizer_config), dict(transformer_config),
+        mixed_precision, dict(grad_scaler_config),
+    )
+    return set_length_buckets(model, batch_overhead=batch_overhead, max_batch_items=max_batch_items)
+
+
 @registry.architectures("spacy-biobert.PairClassifier.v1")
 def build_pair_classifier_v1(
     name: str,

@@ -171,4 +171,6 @@ class Errors(metaclass=ErrorsWithCodes):
             "(or the head's HOST:6379), e.g. as a Ray job: ray job submit "
             "--address http://HEAD:8265 -- spacy-biobert annotate-ray ... "
             "--address auto.")
+    E143 = ("Length buckets need batch_overhead >= 0 and max_batch_items >= 1, "
+            "got batch_overhead={batch_overhead}, max_batch_items={max_batch_items}.")
 # fmt: on

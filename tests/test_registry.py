@@ -16,6 +16,7 @@ ENTRY_POINTS = [
     ("spacy_misc", "spacy-biobert.sentence_pairs.v1", "misc"),
     ("spacy_architectures", "spacy-biobert.TokenClassifier.v1", "architectures"),
     ("spacy_architectures", "spacy-biobert.TokenClassifier.v2", "architectures"),
+    ("spacy_architectures", "spacy-biobert.TransformerModel.v1", "architectures"),
     ("spacy_readers", "spacy-biobert.IOBCorpus.v1", "readers"),
     ("spacy_readers", "spacy-biobert.BinaryRECorpus.v1", "readers"),
     ("spacy_readers", "spacy-biobert.ChemProtCorpus.v1", "readers"),

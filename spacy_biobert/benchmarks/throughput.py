@@ -1,27 +1,43 @@
 """Inference throughput of a spacy-biobert NER pipeline, against Hugging Face and the bare model.
 
     python -m spacy_biobert.benchmarks.throughput [--model training/ncbi_disease/model-best]
-        [--texts ../shared/data/ner/ncbi_disease/test.tsv] [--limit 300] [--quantize]
+        [--texts assets/ner/ncbi_disease/test.tsv] [--limit 300] [--rounds 3] [--quantize] [--f1]
         [--output metrics/benchmark_throughput.json] [--markdown metrics/benchmark_throughput.md]
 
 In one process, on the same texts and the same transformer weights:
 
 1. ``nlp.pipe`` of the spaCy pipeline (transformer + biobert_ner: tokenisation,
-   windows, alignment, pooling, the NER head, Viterbi decoding);
+   windows, alignment, pooling, the NER head, Viterbi decoding), twice: with
+   spacy-transformers' own prediction (one forward pass per batch, padded to
+   its longest window) and length-bucketed (``spacy_biobert.length_buckets``:
+   the batch's windows in groups of similar length; the default of
+   ``spacy-biobert.TransformerModel.v1``, switched on for older pipelines with
+   ``use_length_buckets``);
 2. Hugging Face ``pipeline("token-classification")`` on an
    ``AutoModelForTokenClassification`` made of the pipeline's transformer
    weights and a random head with one output per BIO tag (the head's values
    do not change the time);
-3. the limit: the tokenised texts sorted by length, batched, and a bare
-   forward pass of that model under ``torch.inference_mode()``.
+3. the limit: a bare forward pass of that model under ``torch.inference_mode()``
+   on the tokenised texts, seeing them as ``nlp.pipe`` does, ``--batch-size``
+   texts at a time, each buffer grouped by the same length buckets: the same
+   forward passes with no pipeline around them. For reference, also the bare
+   forward over all texts sorted by length at once (only possible offline).
 
-Words are whitespace-separated words of the texts, the same count for all
-three. Reported: words/s, ratios, the process's peak RSS after each phase
-(``ru_maxrss``, a running maximum) and the RSS it added. ``--quantize`` adds
-int8 dynamic quantisation (``torch.ao.quantization.quantize_dynamic`` on the
-``Linear`` layers) of the pipeline's model and of the bare model.
-Scaling: RSS while streaming more and more documents through ``nlp.pipe``
-(should be flat), and time per word for one document of 1k vs 10k words.
+Every method runs once per round, ``--rounds`` rounds interleaved, and the
+fastest round of each is reported (the machine may be shared: interleaving
+and best-of keep the ratios fair; the spread of each is in the JSON).
+Words are whitespace-separated words of the texts, the same count for all.
+Reported: words/s, ratios, the process's peak RSS (``ru_maxrss``, a running
+maximum) and the RSS each method added; where the time of ``nlp.pipe`` goes
+(encoder forward, wordpiece tokenisation, alignment, NER head, decoding...).
+``--quantize`` adds int8 dynamic quantisation (``quantize_dynamic`` of the
+``Linear`` layers) of the pipeline's encoder and of the bare model; with
+``--f1`` (an IOB ``--texts`` file) the F1 of the pipeline on the whole file,
+fp32 and int8, by ``spacy-biobert evaluate``'s scoring.
+Scaling: RSS while streaming ever more documents through one ``nlp.pipe``
+(flat once glibc's heap has grown to the largest batches: it runs after the
+timed rounds; RSS after ``malloc_trim`` shows what was only free heap), and
+the time of one document of 1k vs 10k words (its windows and wordpieces).
 
 Without ``--model`` an *untrained* pipeline is built from configs/ner.cfg on
 ``--base-model`` (default: the embedded MiniLM): fine for timing, not for
@@ -38,10 +54,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-DEFAULT_TEXTS = ROOT.parent / "shared" / "data" / "ner" / "ncbi_disease" / "test.tsv"
+DEFAULT_TEXTS = ROOT / "assets" / "ner" / "ncbi_disease" / "test.tsv"
 
 
 def rss_mb() -> float:
@@ -58,8 +74,12 @@ def peak_rss_mb() -> float:
 
 def read_texts(path: Path, limit: Optional[int]) -> List[str]:
     """Texts to time: an IOB file's sentences (words joined by spaces), else one text per non-empty line."""
+    if not Path(path).exists():
+        from ..errors import Errors
+
+        raise FileNotFoundError(Errors.E004.format(path=path))
     texts: List[str] = []
-    if path.suffix in (".tsv", ".iob", ".conll"):
+    if is_iob(path):
         from ..readers import read_iob_sentences
 
         for sent in read_iob_sentences(path):
@@ -76,6 +96,10 @@ def read_texts(path: Path, limit: Optional[int]) -> List[str]:
     return texts
 
 
+def is_iob(path: Path) -> bool:
+    return Path(path).suffix in (".tsv", ".iob", ".conll")
+
+
 def build_untrained(base_model: str, texts: List[str]):
     """transformer + biobert_ner from configs/ner.cfg, initialised with one label, untrained."""
     import spacy
@@ -90,8 +114,8 @@ def build_untrained(base_model: str, texts: List[str]):
     return nlp
 
 
-def hf_objects(nlp) -> Tuple[Any, Any, int]:
-    """The pipeline's HF encoder, its tokenizer and the number of NER tags."""
+def transformer_pipe(nlp):
+    """The pipeline's spacy-transformers component."""
     from spacy_transformers import Transformer
 
     trf = next((p for _, p in nlp.pipeline if isinstance(p, Transformer)), None)
@@ -99,11 +123,28 @@ def hf_objects(nlp) -> Tuple[Any, Any, int]:
         from ..errors import Errors
 
         raise ValueError(Errors.E139.format(path=nlp.meta.get("name"), names=nlp.pipe_names))
+    return trf
+
+
+def hf_objects(nlp) -> Tuple[Any, Any, int]:
+    """The pipeline's HF encoder, its tokenizer and the number of NER tags."""
+    trf = transformer_pipe(nlp)
     n_tags = 3
     for _, pipe in nlp.pipeline:
         if hasattr(pipe, "tags"):
             n_tags = len(pipe.tags)
     return trf.model.transformer, trf.model.tokenizer, n_tags
+
+
+def bucket_settings(nlp) -> Dict[str, int]:
+    """The pipeline's length-bucket settings (defaults if it has none)."""
+    from ..length_buckets import DEFAULT_BATCH_OVERHEAD, DEFAULT_MAX_BATCH_ITEMS
+
+    attrs = transformer_pipe(nlp).model.layers[0].attrs
+    return {
+        "batch_overhead": int(attrs.get("batch_overhead", DEFAULT_BATCH_OVERHEAD)),
+        "max_batch_items": int(attrs.get("max_batch_items", DEFAULT_MAX_BATCH_ITEMS)),
+    }
 
 
 def token_classifier(encoder, tokenizer, n_tags: int, seed: int = 0):
@@ -129,14 +170,17 @@ def n_words(texts: List[str]) -> int:
     return sum(len(t.split()) for t in texts)
 
 
-def time_spacy(nlp, texts: List[str], batch_size: int) -> Dict[str, Any]:
+def time_spacy(nlp, texts: List[str], batch_size: int, bucketed: bool, name: str) -> Dict[str, Any]:
+    from ..length_buckets import use_length_buckets
+
+    use_length_buckets(nlp, enabled=bucketed)
     rss0 = rss_mb()
     start = time.perf_counter()
     n_ents = 0
     for doc in nlp.pipe(texts, batch_size=batch_size):
         n_ents += len(doc.ents)
     seconds = time.perf_counter() - start
-    return _row("spaCy nlp.pipe (transformer + biobert_ner)", texts, seconds, rss0, entities=n_ents)
+    return _row(name, texts, seconds, rss0, entities=n_ents)
 
 
 def time_hf_pipeline(model, tokenizer, texts: List[str], batch_size: int) -> Dict[str, Any]:
@@ -152,19 +196,38 @@ def time_hf_pipeline(model, tokenizer, texts: List[str], batch_size: int) -> Dic
                 entities=sum(len(o) for o in out))
 
 
-def time_bare_forward(model, tokenizer, texts: List[str], batch_size: int) -> Dict[str, Any]:
-    """Tokenise, sort by length, batch, forward under inference_mode: the limit."""
+def time_bare_forward(
+    model, tokenizer, texts: List[str], batch_size: int, *, buckets: Optional[Dict[str, int]] = None,
+    name: Optional[str] = None,
+) -> Dict[str, Any]:
+    """Tokenise, batch, forward under inference_mode, argmax: the limit.
+
+    buckets given: texts are seen `batch_size` at a time (as nlp.pipe sees
+    them), each buffer in the length buckets of spacy_biobert.length_buckets
+    with these settings. None: all texts sorted by length at once, in batches
+    of `batch_size` (offline only).
+    """
     import torch
+
+    from ..length_buckets import length_buckets
 
     rss0 = rss_mb()
     start = time.perf_counter()
     enc = tokenizer(texts, truncation=True, max_length=512)["input_ids"]
-    order = sorted(range(len(enc)), key=lambda i: len(enc[i]))
+    if buckets is None:
+        order = sorted(range(len(enc)), key=lambda i: len(enc[i]))
+        groups = [order[b:b + batch_size] for b in range(0, len(order), batch_size)]
+    else:
+        groups = []
+        for b in range(0, len(enc), batch_size):
+            buffer = list(range(b, min(b + batch_size, len(enc))))
+            for group in length_buckets([len(enc[i]) for i in buffer], **buckets):
+                groups.append([buffer[j] for j in group])
     tokenised = time.perf_counter()
     forward = 0.0
     with torch.inference_mode():
-        for b in range(0, len(order), batch_size):
-            batch = [enc[i] for i in order[b:b + batch_size]]
+        for group in groups:
+            batch = [enc[i] for i in group]
             width = max(len(x) for x in batch)
             ids = torch.full((len(batch), width), tokenizer.pad_token_id or 0, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -175,10 +238,16 @@ def time_bare_forward(model, tokenizer, texts: List[str], batch_size: int) -> Di
             model(input_ids=ids, attention_mask=mask).logits.argmax(-1)
             forward += time.perf_counter() - t0
     seconds = time.perf_counter() - start
-    row = _row("bare forward, length-sorted batches, inference_mode", texts, seconds, rss0)
-    row["tokenise_seconds"] = round(tokenised - start, 3)
-    row["forward_seconds"] = round(forward, 3)
-    row["wordpieces"] = sum(len(x) for x in enc)
+    if name is None:
+        name = ("bare forward, inference_mode, same buffers and buckets as nlp.pipe" if buckets
+                else "bare forward, inference_mode, all texts sorted by length (offline)")
+    row = _row(name, texts, seconds, rss0)
+    real = sum(len(x) for x in enc)
+    padded = sum(len(g) * max(len(enc[i]) for i in g) for g in groups)
+    row.update({
+        "tokenise_seconds": round(tokenised - start, 3), "forward_seconds": round(forward, 3),
+        "wordpieces": real, "padded_wordpieces": padded, "forward_passes": len(groups),
+    })
     return row
 
 
@@ -191,6 +260,111 @@ def _row(name: str, texts: List[str], seconds: float, rss0: float, **extra: Any)
     }
     row.update(extra)
     return row
+
+
+def best_of_rounds(methods: List[Tuple[str, Callable[[], Dict[str, Any]]]], rounds: int) -> Dict[str, Dict[str, Any]]:
+    """Run every method once per round, `rounds` rounds interleaved; keep
+    each method's fastest row, with all its round times."""
+    best: Dict[str, Dict[str, Any]] = {}
+    times: Dict[str, List[float]] = {key: [] for key, _ in methods}
+    for _ in range(max(1, rounds)):
+        for key, run in methods:
+            gc.collect()
+            row = run()
+            times[key].append(row["seconds"])
+            if key not in best or row["seconds"] < best[key]["seconds"]:
+                best[key] = row
+    for key, row in best.items():
+        row["round_seconds"] = times[key]
+    return best
+
+
+def nlp_pipe_breakdown(nlp, texts: List[str], batch_size: int) -> Dict[str, Any]:
+    """Where the time of one (length-bucketed) nlp.pipe run goes: wall seconds
+    inside each step (timers wrapped around them for this run only)."""
+    import spacy_transformers.layers.transformer_model as tm
+
+    from ..length_buckets import use_length_buckets
+
+    use_length_buckets(nlp, enabled=True)
+    trf = transformer_pipe(nlp)
+    shim = trf.model.layers[0].shims[0]
+    spent: Dict[str, float] = {}
+
+    def timed(key: str, func: Callable) -> Callable:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                spent[key] = spent.get(key, 0.0) + time.perf_counter() - t0
+        return wrapper
+
+    patches: List[Tuple[Any, str, Any]] = [
+        (nlp, "tokenizer", "spaCy tokenizer"),
+        (tm, "huggingface_tokenize", "wordpiece tokenisation (HF tokenizer)"),
+        (tm, "get_alignment_via_offset_mapping", "token-wordpiece alignment"),
+        (trf.model.attrs, "get_spans", "windows (get_spans)"),
+        (trf, "predict", "transformer component predict (total)"),
+        (trf, "set_annotations", "transformer set_annotations (split per doc)"),
+    ]
+    for name, pipe in nlp.pipeline:
+        if pipe is not trf and hasattr(pipe, "predict"):
+            patches.append((pipe, "predict", f"{name} predict (listener pooling + head)"))
+            patches.append((pipe, "set_annotations", f"{name} set_annotations (decoding, doc.ents)"))
+    encoder_key = "encoder forward (HF model)"
+    started: List[float] = []
+
+    def before(module: Any, args: Any) -> None:
+        started.append(time.perf_counter())
+
+    def after(module: Any, args: Any, output: Any) -> None:
+        spent[encoder_key] = spent.get(encoder_key, 0.0) + time.perf_counter() - started.pop()
+
+    hooks = [shim._model.register_forward_pre_hook(before), shim._model.register_forward_hook(after)]
+    saved = []
+    for obj, attr, key in patches:
+        is_dict = isinstance(obj, dict)
+        original = obj[attr] if is_dict else getattr(obj, attr)
+        had_own = is_dict or attr in vars(obj)
+        saved.append((obj, attr, original, had_own, is_dict))
+        if is_dict:
+            obj[attr] = timed(key, original)
+        else:
+            setattr(obj, attr, timed(key, original))
+    try:
+        start = time.perf_counter()
+        for _ in nlp.pipe(texts, batch_size=batch_size):
+            pass
+        total = time.perf_counter() - start
+    finally:
+        for hook in hooks:
+            hook.remove()
+        for obj, attr, original, had_own, is_dict in reversed(saved):
+            if is_dict:
+                obj[attr] = original
+            elif had_own:
+                setattr(obj, attr, original)
+            else:
+                delattr(obj, attr)
+    trf_total = "transformer component predict (total)"
+    inner = ("encoder forward (HF model)", "wordpiece tokenisation (HF tokenizer)",
+             "token-wordpiece alignment", "windows (get_spans)")
+    top = {k: v for k, v in spent.items() if k not in inner}
+    steps: Dict[str, float] = {}
+    for key, value in sorted(top.items(), key=lambda kv: -kv[1]):
+        steps[key] = value
+        if key == trf_total:
+            for sub in inner:
+                steps["  within: " + sub] = spent.get(sub, 0.0)
+            steps["  within: the rest (batching, bucketing, output copies)"] = value - sum(
+                spent.get(sub, 0.0) for sub in inner)
+    steps["outside these (spaCy's pipe loop, generators)"] = total - sum(top.values())
+    return {
+        "total_seconds": round(total, 3),
+        "steps": {k: round(v, 3) for k, v in steps.items()},
+        "shares": {k: round(v / total, 3) for k, v in steps.items()},
+    }
 
 
 def quantize(model):
@@ -219,32 +393,71 @@ def quantize_pipeline(nlp) -> None:
             shim._hfmodel.transformer = quantized
 
 
+def f1_on(nlp, path: Path) -> Dict[str, Any]:
+    """seqeval P/R/F1 of `nlp` on an IOB file (spacy-biobert evaluate's scoring)."""
+    from ..cli.evaluate import evaluate_ner
+
+    scores = evaluate_ner(nlp, path, show_progress=False)
+    return {k: scores[k] for k in ("precision", "recall", "f1", "n_sentences", "n_pred_entities", "words_per_second")}
+
+
 def memory_vs_docs(nlp, texts: List[str], counts: List[int], batch_size: int) -> List[Dict[str, Any]]:
-    """Stream `count` docs through nlp.pipe (texts cycled), sampling RSS; should stay flat."""
+    """Stream max(counts) docs (texts cycled) through one nlp.pipe, reading
+    RSS when `count` docs are done; the growth is counted from the first
+    count (allocator warm-up happens before it)."""
+    from ..length_buckets import use_length_buckets
+
+    use_length_buckets(nlp, enabled=True)
+    counts = sorted(set(counts))
+    total = counts[-1]
+
+    def stream(n: int) -> Iterator[str]:
+        for i in range(n):
+            yield texts[i % len(texts)]
+
+    gc.collect()
+    base = rss_mb()
     rows = []
-    for count in counts:
-        gc.collect()
-        base = rss_mb()
-        highest = base
-
-        def stream(n: int) -> Iterator[str]:
-            for i in range(n):
-                yield texts[i % len(texts)]
-
-        start = time.perf_counter()
-        for i, _ in enumerate(nlp.pipe(stream(count), batch_size=batch_size)):
-            if i % 25 == 0:
-                highest = max(highest, rss_mb())
-        seconds = time.perf_counter() - start
-        rows.append({
-            "docs": count, "rss_start_mb": round(base, 1), "rss_max_mb": round(highest, 1),
-            "rss_growth_mb": round(highest - base, 1), "seconds": round(seconds, 2),
-        })
+    highest = base
+    start = time.perf_counter()
+    for i, _ in enumerate(nlp.pipe(stream(total), batch_size=batch_size), 1):
+        if i % 25 == 0:
+            highest = max(highest, rss_mb())
+        if i in counts:
+            rss = rss_mb()
+            first = rows[0]["rss_mb"] if rows else rss
+            rows.append({
+                "docs": i, "rss_mb": round(rss, 1), "rss_max_so_far_mb": round(max(highest, rss), 1),
+                "growth_from_start_mb": round(rss - base, 1),
+                "growth_since_first_count_mb": round(rss - first, 1),
+                "seconds": round(time.perf_counter() - start, 2),
+            })
+    gc.collect()
+    trimmed = malloc_trim()
+    for row in rows:
+        row["rss_before_stream_mb"] = round(base, 1)
+        row["rss_after_malloc_trim_mb"] = trimmed
     return rows
+
+
+def malloc_trim() -> Optional[float]:
+    """Give glibc's free heap memory back to the system; RETURNS the RSS after
+    it (None without glibc). What it frees was free memory malloc kept, not
+    live objects."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return None
+    return round(rss_mb(), 1)
 
 
 def time_vs_length(nlp, texts: List[str], lengths: List[int], repeats: int) -> List[Dict[str, Any]]:
     """One document of `length` words (texts concatenated), timed `repeats` times (best kept)."""
+    from ..length_buckets import use_length_buckets
+
+    use_length_buckets(nlp, enabled=True)
     words: List[str] = []
     for t in texts:
         words.extend(t.split())
@@ -254,15 +467,21 @@ def time_vs_length(nlp, texts: List[str], lengths: List[int], repeats: int) -> L
             words = words + words
         text = " ".join(words[:length])
         best = None
+        rss0 = rss_mb()
         for _ in range(repeats):
             start = time.perf_counter()
             doc = nlp(text)
             seconds = time.perf_counter() - start
             best = seconds if best is None else min(best, seconds)
+        trf_data = doc._.trf_data if doc.has_extension("trf_data") else None
+        windows = len(trf_data.wordpieces) if trf_data else None
+        wordpieces = int(trf_data.wordpieces.attention_mask.sum()) if trf_data else None
         rows.append({
-            "words": length, "tokens": len(doc), "seconds": round(best, 3),
+            "words": length, "tokens": len(doc), "windows": windows, "wordpieces": wordpieces,
+            "seconds": round(best, 3),
             "ms_per_word": round(1000 * best / length, 3),
             "words_per_second": round(length / best, 1),
+            "rss_added_mb": round(rss_mb() - rss0, 1),
         })
     return rows
 
@@ -273,28 +492,56 @@ def markdown(results: Dict[str, Any]) -> str:
         "### Inference throughput (NER)",
         "",
         f"Model: `{s['model']}`; texts: `{s['texts']}` ({s['docs']} docs, {s['words']} words); "
-        f"batch size {s['batch_size']}; torch threads {s['threads']}; {s['machine']}.",
+        f"nlp.pipe batch size {s['batch_size']} (also the bare forward's buffer); length buckets "
+        f"{s['buckets']}; torch threads {s['threads']}; best of {s['rounds']} interleaved rounds; "
+        f"{s['machine']}.",
         "",
-        "| method | words/s | seconds | × bare forward | peak RSS MB (running) | RSS added MB |",
-        "|---|---|---|---|---|---|",
+        "| method | words/s | seconds (best) | rounds (s) | × limit | peak RSS MB (running) | RSS added MB |",
+        "|---|---|---|---|---|---|---|",
     ]
-    bare = results["throughput"][-1]["words_per_second"] if results["throughput"] else None
-    for row in results["throughput"] + results.get("int8", []):
-        ratio = f"{row['words_per_second'] / bare:.2f}" if bare and row["words_per_second"] else "-"
+    limit = results["throughput"].get("bare")
+    rows = list(results["throughput"].values()) + list(results.get("int8", {}).values())
+    for row in rows:
+        ratio = (f"{row['words_per_second'] / limit['words_per_second']:.2f}"
+                 if limit and row.get("words_per_second") else "-")
+        rounds = ", ".join(f"{t:g}" for t in row.get("round_seconds", []))
         lines.append(
-            f"| {row['method']} | {row['words_per_second']} | {row['seconds']} | {ratio} | "
+            f"| {row['method']} | {row['words_per_second']} | {row['seconds']} | {rounds} | {ratio} | "
             f"{row['peak_rss_mb']} | {row['rss_added_mb']} |"
         )
     if results.get("ratios"):
         lines += ["", " · ".join(f"{k}: {v}" for k, v in results["ratios"].items())]
+    if results.get("padding"):
+        lines += ["", " · ".join(f"{k}: {v}" for k, v in results["padding"].items())]
+    if results.get("f1"):
+        lines += ["", "| F1 on the whole file | precision | recall | F1 | predicted entities |", "|---|---|---|---|---|"]
+        for name, r in results["f1"].items():
+            if isinstance(r, dict):
+                lines.append(f"| {name} | {100 * r['precision']:.2f} | {100 * r['recall']:.2f} | "
+                             f"{100 * r['f1']:.2f} | {r['n_pred_entities']} |")
+        if "int8 F1 cost (points)" in results["f1"]:
+            lines.append(f"\nint8 F1 cost: {results['f1']['int8 F1 cost (points)']} points")
+    if results.get("breakdown"):
+        b = results["breakdown"]
+        lines += ["", f"Where the time of nlp.pipe (length-bucketed) goes: one instrumented run, "
+                  f"{b['total_seconds']} s", "", "| step | seconds | share |", "|---|---|---|"]
+        for k, v in b["steps"].items():
+            lines.append(f"| {k} | {v} | {100 * b['shares'][k]:.1f}% |")
     if results.get("memory_vs_docs"):
-        lines += ["", "| docs streamed | RSS at start MB | max RSS MB | growth MB | seconds |", "|---|---|---|---|---|"]
+        lines += ["", "| docs streamed (one nlp.pipe) | RSS MB | growth from start MB | growth since first count MB | seconds |",
+                  "|---|---|---|---|---|"]
         for r in results["memory_vs_docs"]:
-            lines.append(f"| {r['docs']} | {r['rss_start_mb']} | {r['rss_max_mb']} | {r['rss_growth_mb']} | {r['seconds']} |")
+            lines.append(f"| {r['docs']} | {r['rss_mb']} | {r['growth_from_start_mb']} | "
+                         f"{r['growth_since_first_count_mb']} | {r['seconds']} |")
+        first = results["memory_vs_docs"][0]
+        lines.append(f"\nRSS before the stream: {first['rss_before_stream_mb']} MB; after it and "
+                     f"glibc malloc_trim(0): {first['rss_after_malloc_trim_mb']} MB")
     if results.get("time_vs_length"):
-        lines += ["", "| document words | spaCy tokens | seconds | ms/word | words/s |", "|---|---|---|---|---|"]
+        lines += ["", "| document words | spaCy tokens | windows | wordpieces (windows overlap) | seconds | ms/word | words/s |",
+                  "|---|---|---|---|---|---|---|"]
         for r in results["time_vs_length"]:
-            lines.append(f"| {r['words']} | {r['tokens']} | {r['seconds']} | {r['ms_per_word']} | {r['words_per_second']} |")
+            lines.append(f"| {r['words']} | {r['tokens']} | {r['windows']} | {r['wordpieces']} | {r['seconds']} | "
+                         f"{r['ms_per_word']} | {r['words_per_second']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -304,10 +551,13 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser.add_argument("--base-model", default="embedded")
     parser.add_argument("--texts", type=Path, default=DEFAULT_TEXTS, help="IOB .tsv or a text file (one text per line)")
     parser.add_argument("--limit", type=int, default=300, help="at most this many texts (0: all)")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=32, help="nlp.pipe batch size; the bare forward's buffer")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the fastest of each method is kept")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--quantize", action="store_true", help="also time int8 dynamic quantisation")
-    parser.add_argument("--stream-docs", default="200,800,3200", help="memory vs docs: counts, comma-separated ('' to skip)")
+    parser.add_argument("--f1", action="store_true", help="F1 on the whole --texts IOB file (fp32, and int8 with --quantize)")
+    parser.add_argument("--no-breakdown", action="store_true", help="skip the instrumented nlp.pipe run")
+    parser.add_argument("--stream-docs", default="400,800,1600,3200", help="memory vs docs: counts, comma-separated ('' to skip)")
     parser.add_argument("--lengths", default="1000,10000", help="time vs length: words, comma-separated ('' to skip)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--output", type=Path, help="JSON results")
@@ -323,52 +573,88 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         torch.set_num_threads(args.threads)
     texts = read_texts(args.texts, args.limit or None)
     nlp = spacy.load(args.model) if args.model else build_untrained(args.base_model, texts)
+    buckets = bucket_settings(nlp)
     encoder, tokenizer, n_tags = hf_objects(nlp)
     classifier = token_classifier(encoder, tokenizer, n_tags)
     # warm-up: the first batch of each path pays for lazy initialisation
     list(nlp.pipe(texts[:8]))
     time_bare_forward(classifier, tokenizer, texts[:8], args.batch_size)
+    bs = args.batch_size
 
     results: Dict[str, Any] = {
         "settings": {
             "model": args.model or f"untrained transformer + biobert_ner on {args.base_model}",
+            "architecture": nlp.config["components"][transformer_pipe(nlp).name]["model"].get("@architectures"),
             "texts": str(args.texts), "docs": len(texts), "words": n_words(texts),
-            "batch_size": args.batch_size, "threads": torch.get_num_threads(),
+            "batch_size": bs, "buckets": buckets, "threads": torch.get_num_threads(), "rounds": args.rounds,
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+            "load_average_before": list(os.getloadavg()),
         },
-        "throughput": [
-            time_spacy(nlp, texts, args.batch_size),
-            time_hf_pipeline(classifier, tokenizer, texts, args.batch_size),
-            time_bare_forward(classifier, tokenizer, texts, args.batch_size),
-        ],
     }
-    spacy_row, hf_row, bare_row = results["throughput"]
+    results["throughput"] = best_of_rounds([
+        ("spacy_one_pass", lambda: time_spacy(
+            nlp, texts, bs, False, "spaCy nlp.pipe, one padded pass per batch (spacy-transformers)")),
+        ("spacy", lambda: time_spacy(
+            nlp, texts, bs, True, "spaCy nlp.pipe, length-bucketed (spacy-biobert.TransformerModel.v1)")),
+        ("hf", lambda: time_hf_pipeline(classifier, tokenizer, texts, bs)),
+        ("bare_sorted", lambda: time_bare_forward(classifier, tokenizer, texts, bs)),
+        ("bare", lambda: time_bare_forward(classifier, tokenizer, texts, bs, buckets=buckets)),
+    ], args.rounds)
+    t = results["throughput"]
+    wps = {k: r["words_per_second"] for k, r in t.items()}
     results["ratios"] = {
-        "spaCy / bare": round(spacy_row["words_per_second"] / bare_row["words_per_second"], 3),
-        "HF pipeline / bare": round(hf_row["words_per_second"] / bare_row["words_per_second"], 3),
-        "spaCy / HF pipeline": round(spacy_row["words_per_second"] / hf_row["words_per_second"], 3),
+        "spaCy / limit": round(wps["spacy"] / wps["bare"], 3),
+        "spaCy / HF pipeline": round(wps["spacy"] / wps["hf"], 3),
+        "spaCy one-pass / limit": round(wps["spacy_one_pass"] / wps["bare"], 3),
+        "spaCy length-bucketed / one-pass": round(wps["spacy"] / wps["spacy_one_pass"], 3),
+        "HF pipeline / limit": round(wps["hf"] / wps["bare"], 3),
+        "limit / offline-sorted bare": round(wps["bare"] / wps["bare_sorted"], 3),
     }
+    results["padding"] = {
+        "limit: padded/real wordpieces": round(t["bare"]["padded_wordpieces"] / t["bare"]["wordpieces"], 3),
+        "offline-sorted: padded/real": round(t["bare_sorted"]["padded_wordpieces"] / t["bare_sorted"]["wordpieces"], 3),
+        "forward passes (limit, offline)": f"{t['bare']['forward_passes']}, {t['bare_sorted']['forward_passes']}",
+    }
+    if not args.no_breakdown:
+        results["breakdown"] = nlp_pipe_breakdown(nlp, texts, bs)
+    f1_path = args.texts if args.f1 and is_iob(args.texts) else None
+    if f1_path is not None:
+        from ..length_buckets import use_length_buckets
+
+        use_length_buckets(nlp, enabled=True)
+        results["f1"] = {"fp32": f1_on(nlp, f1_path)}
     if args.stream_docs:
         counts = [int(c) for c in args.stream_docs.split(",")]
-        results["memory_vs_docs"] = memory_vs_docs(nlp, texts, counts, args.batch_size)
+        results["memory_vs_docs"] = memory_vs_docs(nlp, texts, counts, bs)
     if args.lengths:
         lengths = [int(n) for n in args.lengths.split(",")]
         results["time_vs_length"] = time_vs_length(nlp, texts, lengths, args.repeats)
+        tl = results["time_vs_length"]
+        if len(tl) >= 2 and tl[0]["seconds"]:
+            results["ratios"][f"time {tl[-1]['words']} / {tl[0]['words']} words"] = round(
+                tl[-1]["seconds"] / tl[0]["seconds"], 2)
+            if tl[0]["wordpieces"]:
+                results["ratios"][f"wordpieces {tl[-1]['words']} / {tl[0]['words']} words"] = round(
+                    tl[-1]["wordpieces"] / tl[0]["wordpieces"], 2)
     if args.quantize:
         quantize_pipeline(nlp)
         qclassifier = quantize(classifier)
         list(nlp.pipe(texts[:8]))
-        rows = [
-            time_spacy(nlp, texts, args.batch_size),
-            time_bare_forward(qclassifier, tokenizer, texts, args.batch_size),
-        ]
-        for row in rows:
+        rows = best_of_rounds([
+            ("spacy", lambda: time_spacy(nlp, texts, bs, True, "spaCy nlp.pipe, length-bucketed")),
+            ("bare", lambda: time_bare_forward(qclassifier, tokenizer, texts, bs, buckets=buckets,
+                                               name="bare forward, same buffers and buckets")),
+        ], args.rounds)
+        for row in rows.values():
             row["method"] = "int8 dynamic: " + row["method"]
-        results["int8"] = rows
-        results["ratios"]["spaCy int8 / spaCy fp32"] = round(
-            rows[0]["words_per_second"] / spacy_row["words_per_second"], 3)
-        results["ratios"]["bare int8 / bare fp32"] = round(
-            rows[1]["words_per_second"] / bare_row["words_per_second"], 3)
+        results["int8"] = {"int8_spacy": rows["spacy"], "int8_bare": rows["bare"]}
+        results["ratios"]["spaCy int8 / spaCy fp32"] = round(rows["spacy"]["words_per_second"] / wps["spacy"], 3)
+        results["ratios"]["bare int8 / bare fp32"] = round(rows["bare"]["words_per_second"] / wps["bare"], 3)
+        if f1_path is not None:
+            results["f1"]["int8"] = f1_on(nlp, f1_path)
+            results["f1"]["int8 F1 cost (points)"] = round(
+                100 * (results["f1"]["fp32"]["f1"] - results["f1"]["int8"]["f1"]), 2)
+    results["settings"]["load_average_after"] = list(os.getloadavg())
     table = markdown(results)
     sys.stdout.write(table)
     if args.output:
