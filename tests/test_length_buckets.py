@@ -49,6 +49,11 @@ def _predict(nlp, texts, bucketed):
     return docs, batch, probs
 
 
+def _ents(docs):
+    """(start, end, label) of every entity, per doc."""
+    return [[(e.start, e.end, e.label_) for e in d.ents] for d in docs]
+
+
 def test_length_buckets_cover_every_index_once():
     lengths = [5, 90, 7, 7, 30, 128, 1, 64, 6, 31]
     groups = length_buckets(lengths, batch_overhead=8, max_batch_items=256)
@@ -104,7 +109,7 @@ def test_bucketed_same_outputs_and_entities(nlp):
         numpy.testing.assert_allclose(pa, pb, atol=1e-5)
     for da, db in zip(docs_a, docs_b):
         assert len(da) == len(db)
-        assert [(e.start, e.end, e.label_) for e in da.ents] == [(e.start, e.end, e.label_) for e in db.ents]
+        assert _ents([da]) == _ents([db])
         assert [e._.confidence for e in da.ents] == pytest.approx([e._.confidence for e in db.ents], abs=1e-5)
         # every token has a vector
         assert da._.trf_data.align.lengths.min() >= 1 or len(da) == 0
@@ -159,10 +164,10 @@ def test_v3_pipeline_loads_and_switches(tiny_bert):
     wrapper = loaded.get_pipe("transformer").model.layers[0]
     assert wrapper._func is pt_forward
     texts = _texts()
-    before = [[(e.start, e.end, e.label_) for e in d.ents] for d in loaded.pipe(texts)]
+    before = _ents(loaded.pipe(texts))
     assert use_length_buckets(loaded) == ["transformer"]
     assert wrapper._func is bucketed_hf_forward
-    after = [[(e.start, e.end, e.label_) for e in d.ents] for d in loaded.pipe(texts)]
+    after = _ents(loaded.pipe(texts))
     assert before == after
 
 
@@ -173,8 +178,7 @@ def test_bucketed_pipeline_roundtrip(nlp):
     wrapper = loaded.get_pipe("transformer").model.layers[0]
     assert wrapper._func is bucketed_hf_forward
     texts = _texts()
-    assert [[(e.start, e.end, e.label_) for e in d.ents] for d in loaded.pipe(texts)] == [
-        [(e.start, e.end, e.label_) for e in d.ents] for d in nlp.pipe(texts)]
+    assert _ents(loaded.pipe(texts)) == _ents(nlp.pipe(texts))
 
 
 def test_bad_bucket_settings_raise(tiny_bert):
