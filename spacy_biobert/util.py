@@ -134,7 +134,6 @@ def create_base_model_name(name: str = EMBEDDED) -> str:
     return resolve_base_model(name)
 
 
-@registry.misc("spacy-biobert.tokenizer_config.v1")
 def own_encoder_model_config(architecture: str, max_length: int, **settings: Any) -> Dict[str, Any]:
     """The default `model` block of a component that has an encoder of its own
     (relation extractor, QA): `architecture` on the embedded base model, its
@@ -163,6 +162,7 @@ def own_encoder_model_config(architecture: str, max_length: int, **settings: Any
     }
 
 
+@registry.misc("spacy-biobert.tokenizer_config.v1")
 def create_tokenizer_config(
     name: str = EMBEDDED,
     use_fast: bool = True,

@@ -1,48 +1,90 @@
 """Everything spaCy must find is registered through entry points."""
 
+import importlib
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    import tomli as tomllib
 
 import pytest
 from spacy.util import registry
 
-# fmt: off
-ENTRY_POINTS = [
-    ("spacy_factories", "biobert_ner", "factories"),
-    ("spacy_factories", "biobert_relation_extractor", "factories"),
-    ("spacy_architectures", "spacy-biobert.PairClassifier.v1", "architectures"),
-    ("spacy_scorers", "spacy-biobert.relation_scorer.v1", "scorers"),
-    ("spacy_misc", "spacy-biobert.sentence_pairs.v1", "misc"),
-    ("spacy_architectures", "spacy-biobert.TokenClassifier.v1", "architectures"),
-    ("spacy_architectures", "spacy-biobert.TokenClassifier.v2", "architectures"),
-    ("spacy_architectures", "spacy-biobert.TransformerModel.v1", "architectures"),
-    ("spacy_readers", "spacy-biobert.IOBCorpus.v1", "readers"),
-    ("spacy_readers", "spacy-biobert.BinaryRECorpus.v1", "readers"),
-    ("spacy_readers", "spacy-biobert.ChemProtCorpus.v1", "readers"),
-    ("spacy_scorers", "spacy-biobert.seqeval_ner_scorer.v1", "scorers"),
-    ("spacy_scorers", "spacy-biobert.re_binary_scorer.v1", "scorers"),
-    ("spacy_scorers", "spacy-biobert.chemprot_scorer.v1", "scorers"),
-    ("spacy_misc", "spacy-biobert.sentencizer_splitter.v1", "misc"),
-    ("spacy_misc", "spacy-biobert.base_model.v1", "misc"),
-    ("spacy_misc", "spacy-biobert.tokenizer_config.v1", "misc"),
-    ("spacy_callbacks", "spacy-biobert.check_base_model.v1", "callbacks"),
-    ("spacy_batchers", "spacy-biobert.batch_by_length.v1", "batchers"),
-    ("spacy_factories", "biobert_qa", "factories"),
-    ("spacy_architectures", "spacy-biobert.SpanExtractor.v1", "architectures"),
-    ("spacy_readers", "spacy-biobert.SquadCorpus.v1", "readers"),
-    ("spacy_scorers", "spacy-biobert.qa_scorer.v1", "scorers"),
-    ("thinc_schedules", "spacy-biobert.warmup_linear_epochs.v1", "schedules"),
-]
-# fmt: on
+ROOT = Path(__file__).parent.parent
+
+# entry-point group in pyproject.toml -> the catalogue registry spaCy reads it into
+GROUPS = {
+    "spacy_factories": lambda: registry.factories,
+    "spacy_architectures": lambda: registry.architectures,
+    "spacy_readers": lambda: registry.readers,
+    "spacy_scorers": lambda: registry.scorers,
+    "spacy_batchers": lambda: registry.batchers,
+    "spacy_misc": lambda: registry.misc,
+    "spacy_callbacks": lambda: registry.callbacks,
+    "thinc_schedules": lambda: registry.schedules,
+    "spacy_span_getters": lambda: _trf_registry().span_getters,
+}
 
 
-@pytest.mark.parametrize("group,name,registry_name", ENTRY_POINTS)
-def test_registry_entry_point_resolves(group, name, registry_name):
+def _trf_registry():
+    from spacy_transformers.util import registry as trf_registry
+
+    return trf_registry
+
+
+def _declared():
+    """(group, name, 'module:attr') for every entry point pyproject.toml declares."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf8"))
+    groups = pyproject["project"]["entry-points"]
+    return [(g, n, target) for g, names in groups.items() for n, target in names.items()]
+
+
+DECLARED = _declared()
+
+
+def _load(target):
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def test_registry_every_group_is_known():
+    assert {g for g, _, _ in DECLARED} == set(GROUPS)
+
+
+@pytest.mark.parametrize("group,name,target", DECLARED, ids=[n for _, n, _ in DECLARED])
+def test_registry_get_all_is_the_declared_function(group, name, target):
+    """What the registry holds under the name (``get_all()``, which a checkout that
+    is not installed also sees) is the very function pyproject.toml declares.
+    A decorator on another function, or a name registered twice, fails here."""
+    func = _load(target)
+    reg = GROUPS[group]()
+    assert reg.get_all()[name] is func
+    assert reg.get(name) is func
+
+
+@pytest.mark.parametrize("group,name,target", DECLARED, ids=[n for _, n, _ in DECLARED])
+def test_registry_installed_entry_point_matches_pyproject(group, name, target):
     eps = {ep.name: ep for ep in entry_points(group=group)}
-    assert name in eps, f"{name} is not declared under {group}: reinstall the package"
-    func = eps[name].load()
-    assert registry.get(registry_name, name) is func
+    assert name in eps, f"{name} is not installed under {group}: reinstall the package"
+    assert eps[name].value == target, "the installed entry points are stale: reinstall"
+
+
+def test_registry_nothing_registered_without_an_entry_point():
+    """Every spacy-biobert name in a registry is declared in pyproject.toml (so that
+    spaCy finds it without an import)."""
+    import spacy_biobert  # noqa: F401  (registers everything)
+
+    declared = {(g, n) for g, n, _ in DECLARED}
+    found = set()
+    for group, get_reg in GROUPS.items():
+        for name in get_reg().get_all():
+            if name.startswith("spacy-biobert.") or name.startswith("biobert_"):
+                found.add((group, name))
+    assert found == declared
 
 
 def test_registry_span_getter_entry_point():

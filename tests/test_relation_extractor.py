@@ -344,27 +344,6 @@ def test_relation_extractor_relation_score():
     assert relation_score([Example(empty, empty)])["rel_micro_f"] == 0.0
 
 
-# fmt: off
-REGISTERED = [
-    ("factories", "biobert_relation_extractor", "spacy_factories"),
-    ("architectures", "spacy-biobert.PairClassifier.v1", "spacy_architectures"),
-    ("misc", "spacy-biobert.sentence_pairs.v1", "spacy_misc"),
-    ("scorers", "spacy-biobert.relation_scorer.v1", "spacy_scorers"),
-]
-# fmt: on
-
-
-@pytest.mark.parametrize("registry_name,name,group", REGISTERED)
-def test_relation_extractor_names_registered_and_declared(registry_name, name, group):
-    """Importing spacy_biobert registers the names, and pyproject.toml declares
-    them as entry points (test_registry checks the installed entry points)."""
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    assert registry.has(registry_name, name)
-    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
-    module, func = pyproject["project"]["entry-points"][group][name].split(":")
-    assert registry.get(registry_name, name) is getattr(importlib.import_module(module), func)
-
-
 def test_relation_extractor_update_in_chunks_same_loss(tiny_bert):
     """Pairs go through the encoder in chunks of pair_batch_size; the loss (and
     the gradient, accumulated over the chunks) does not depend on the size."""
