@@ -32,7 +32,7 @@ from .errors import Errors
 METRICS_FILE = "metrics.json"
 RESULTS_NAME = "compare_results"
 # what a finished run must share with the experiment to be reused by it
-_RUN_KEYS = ("steps", "learning_rate", "batch_size", "threads", "eval_split", "config", "overrides")
+_RUN_KEYS = ("steps", "learning_rate", "batch_size", "threads", "eval_split", "config", "overrides", "untyped")
 
 
 @dataclass
@@ -50,6 +50,9 @@ class CompareSettings:
     # "test" for the results; "dev" to choose settings (model selection uses dev only)
     eval_split: str = "test"
     overrides: Dict[str, str] = field(default_factory=dict)
+    # the paper's protocol: every set trained and scored with all entity types
+    # as one class (IOBCorpus.v1 untyped, `spacy-biobert evaluate --untyped`)
+    untyped: bool = True
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ def train_command(run: Run, settings: CompareSettings, folder: Path) -> List[str
         "--training.batcher.size", str(settings.batch_size),
         "--training.optimizer.learn_rate.initial_rate", str(settings.learning_rate),
         "--training.logger.progress_bar", "false",
+        "--corpora.train.untyped", _bool(settings.untyped),
+        "--corpora.dev.untyped", _bool(settings.untyped),
         "--gpu-id", str(settings.gpu_id),
     ]
     for key, value in settings.overrides.items():
@@ -129,8 +134,12 @@ def evaluate_command(run: Run, settings: CompareSettings, folder: Path) -> List[
     return [
         sys.executable, "-m", "spacy_biobert", "evaluate", str(folder / "train" / "model-last"),
         str(test), "--dataset", run.dataset, "--output", str(folder / "evaluate.json"),
-        "--gpu-id", str(settings.gpu_id),
+        "--gpu-id", str(settings.gpu_id), "--untyped" if settings.untyped else "--typed",
     ]
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def execute_run(run: Run, settings: CompareSettings, output_dir: Path) -> Dict[str, Any]:
@@ -150,6 +159,7 @@ def execute_run(run: Run, settings: CompareSettings, output_dir: Path) -> Dict[s
         "batch_size": settings.batch_size,
         "config": settings.config,
         "overrides": settings.overrides,
+        "untyped": settings.untyped,
         "precision": scores["precision"],
         "recall": scores["recall"],
         "f1": scores["f1"],
@@ -327,7 +337,8 @@ def markdown_table(results: Dict[str, Any]) -> str:
         "",
         f"Fine-tuning budget: {settings.get('steps')} steps of {settings.get('batch_size')} sentences, "
         f"peak learning rate {settings.get('learning_rate')}; the last weights are scored. "
-        f"Seeds: {', '.join(map(str, results.get('seeds', [])))}.",
+        f"Seeds: {', '.join(map(str, results.get('seeds', [])))}."
+        + (" Entity types: all as one class (the paper's untyped protocol)." if settings.get("untyped") else ""),
         "",
         head,
         "|---|" + "---|" * (3 * len(starts)),

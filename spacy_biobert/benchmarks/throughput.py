@@ -394,10 +394,11 @@ def quantize_pipeline(nlp) -> None:
 
 
 def f1_on(nlp, path: Path) -> Dict[str, Any]:
-    """seqeval P/R/F1 of `nlp` on an IOB file (spacy-biobert evaluate's scoring)."""
+    """seqeval P/R/F1 of `nlp` on an IOB file (spacy-biobert evaluate's scoring,
+    the paper's untyped protocol)."""
     from ..cli.evaluate import evaluate_ner
 
-    scores = evaluate_ner(nlp, path, show_progress=False)
+    scores = evaluate_ner(nlp, path, untyped=True, show_progress=False)
     return {k: scores[k] for k in ("precision", "recall", "f1", "n_sentences", "n_pred_entities", "words_per_second")}
 
 

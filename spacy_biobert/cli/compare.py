@@ -28,6 +28,7 @@ def compare_command(
     gpu_id: int = typer.Option(_D.gpu_id, "--gpu-id"),
     eval_split: str = typer.Option(_D.eval_split, "--eval-split", help="test (the results) or dev (to choose settings)"),
     name: str = typer.Option("compare_results", "--name", help="Results file names: NAME.json and NAME.md in OUTPUT_DIR"),
+    untyped: bool = typer.Option(_D.untyped, "--untyped/--typed", help="--untyped (default): train and score with all entity types as one class, the paper's protocol; --typed: keep the types"),
     override: List[str] = typer.Option([], "--override", help="Extra spacy train override KEY=VALUE (repeatable), e.g. training.dropout=0.2"),
 ) -> None:
     """Fine-tune NER from every start point on every data set with every seed
@@ -66,7 +67,7 @@ def compare_command(
     settings = CompareSettings(
         config=str(config), data_dir=str(data_dir), steps=steps, learning_rate=learning_rate,
         batch_size=batch_size, threads=threads, jobs=jobs, gpu_id=gpu_id, overrides=overrides,
-        eval_split=eval_split,
+        eval_split=eval_split, untyped=untyped,
     )
     try:
         run_experiment(output_dir, datasets, starts, seeds, settings, echo=typer.echo, name=name)

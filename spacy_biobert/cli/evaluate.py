@@ -27,13 +27,20 @@ PAPER_NER_F1 = {
 
 
 def evaluate_ner(
-    nlp: Any, path: Path, *, untyped: bool = False, batch_size: int = 64,
+    nlp: Any, path: Path, *, untyped: bool = True, batch_size: int = 64,
     component: Optional[str] = None, show_progress: bool = True,
 ) -> Dict[str, Any]:
     """Run `nlp` over the sentences of an IOB file and score its entities
     against the file's tags with seqeval.
 
-    RETURNS (Dict[str, Any]): precision, recall, f1, per_type and counts.
+    untyped (bool): the paper's protocol (default): every entity type is one
+        class, so a prediction with the right span and a wrong type is a true
+        positive. False: the type must match too.
+    RETURNS (Dict[str, Any]): precision, recall, f1 and per_type under the
+        chosen protocol, and counts. When the file has several entity types,
+        also "untyped" and "typed" (each precision, recall, f1, per_type);
+        "typed" is None (with "typed_note") when the pipeline predicts labels
+        that are not types of the file (a model trained untyped).
     """
     sentences = list(read_iob_sentences(path))
     gold_tags: List[List[str]] = [s.tags for s in sentences]
@@ -50,19 +57,48 @@ def evaluate_ner(
     )):
         pred_tags[i] = spans_to_iob(len(doc), ((e.start, e.end, e.label_) for e in doc.ents))
     seconds = time.perf_counter() - start
+    gold_types = _types(gold_tags)
+    pred_types = _types(pred_tags)
     scores = seqeval_prf(gold_tags, pred_tags, untyped=untyped)
-    return {
+    results: Dict[str, Any] = {
+        "protocol": "untyped" if untyped else "typed",
         "precision": scores["ents_p"],
         "recall": scores["ents_r"],
         "f1": scores["ents_f"],
         "per_type": scores["ents_per_type"],
+        "gold_types": gold_types,
+        "pred_types": pred_types,
+    }
+    if len(gold_types) > 1:
+        other = seqeval_prf(gold_tags, pred_tags, untyped=not untyped)
+        by_protocol = {"untyped": scores, "typed": other} if untyped else {"untyped": other, "typed": scores}
+        for name, prf in by_protocol.items():
+            results[name] = {
+                "precision": prf["ents_p"], "recall": prf["ents_r"], "f1": prf["ents_f"],
+                "per_type": prf["ents_per_type"],
+            }
+        if not set(pred_types) <= set(gold_types):
+            results["typed"] = None
+            results["typed_note"] = (
+                f"the pipeline predicts {', '.join(pred_types)}, not the file's types "
+                f"({', '.join(gold_types)}): a model trained untyped has no typed score"
+            )
+    results.update({
         "n_sentences": len(sentences),
         "n_words": n_words,
         "n_gold_entities": _count_ents(gold_tags),
         "n_pred_entities": _count_ents(pred_tags),
         "seconds": round(seconds, 2),
         "words_per_second": round(n_words / seconds, 1) if seconds else None,
-    }
+    })
+    return results
+
+
+def _types(tag_seqs: List[List[str]]) -> List[str]:
+    """The entity types of IOB tag sequences, sorted ('' for untyped B/I tags)."""
+    from ..readers import iob_to_spans
+
+    return sorted({label for tags in tag_seqs for _, _, label in iob_to_spans(tags)})
 
 
 def _count_ents(tag_seqs: List[List[str]]) -> int:
@@ -87,9 +123,25 @@ def markdown_table(results: Dict[str, Any]) -> str:
             n=results["n_sentences"], w=results["words_per_second"],
         ),
     ]
-    if len(results.get("per_type", {})) > 1:
+    if "untyped" in results:
+        lines += [
+            "", "| protocol | precision | recall | F1 |", "|---|---|---|---|",
+        ]
+        for name, title in (("untyped", "untyped: all types as one (the paper's)"), ("typed", "typed")):
+            row = results.get(name)
+            if row is None:
+                lines.append(f"| {title} | - | - | - |")
+            else:
+                lines.append(f"| {title} | {_pct(row['precision'])} | {_pct(row['recall'])} | {_pct(row['f1'])} |")
+        if results.get("typed_note"):
+            lines += ["", f"Typed: {results['typed_note']}."]
+        typed = results.get("typed") or {}
+        per_type = typed.get("per_type", {})
+    else:
+        per_type = results.get("per_type", {})
+    if len(per_type) > 1:
         lines += ["", "| type | precision | recall | F1 |", "|---|---|---|---|"]
-        for label, row in sorted(results["per_type"].items()):
+        for label, row in sorted(per_type.items()):
             lines.append(f"| {label} | {_pct(row['p'])} | {_pct(row['r'])} | {_pct(row['f'])} |")
     return "\n".join(lines) + "\n"
 
@@ -104,7 +156,7 @@ def evaluate_command(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Metrics JSON file"),
     markdown: Optional[Path] = typer.Option(None, "--markdown", "-md", help="Markdown table file"),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Data set name (default: the file's folder)"),
-    untyped: bool = typer.Option(False, "--untyped", help="Score all entity types as one"),
+    untyped: bool = typer.Option(True, "--untyped/--typed", help="--untyped (default): all entity types as one class, the paper's protocol; --typed: the type must match too. With several types in the file both scores are written"),
     batch_size: int = typer.Option(64, "--batch-size"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id, -1 for CPU"),
 ) -> None:
@@ -120,7 +172,7 @@ def evaluate_command(
         "model": str(model),
         "base_model": nlp.config["paths"].get("base_model"),
         "metric": "seqeval entity-level exact match, micro P/R/F1 (default mode)"
-        + (", all types as one" if untyped else ""),
+        + (", all types as one (the paper's protocol)" if untyped else ", typed"),
     }
     results.update(evaluate_ner(nlp, test_path, untyped=untyped, batch_size=batch_size))
     if name in PAPER_NER_F1:
