@@ -256,3 +256,12 @@ def test_compare_runs_untyped_by_default(tmp_path):
     typed = CompareSettings(untyped=False)
     assert _overrides(train_command(run, typed, tmp_path))["corpora.train.untyped"] == "false"
     assert "--typed" in evaluate_command(run, typed, tmp_path)
+
+
+def test_throughput_f1_is_untyped(tmp_path):
+    """`benchmark-throughput --f1` scores with the paper's protocol too."""
+    from spacy_biobert.benchmarks.throughput import f1_on
+
+    path = _write_iob(tmp_path / "test.tsv")
+    res = f1_on(_oracle_nlp({tuple(w): spans for w, _, spans in SENTENCES}), path)
+    assert (res["precision"], res["recall"]) == (pytest.approx(3 / 5), pytest.approx(3 / 4))
