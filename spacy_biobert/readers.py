@@ -183,6 +183,27 @@ def read_iob_docs(
         yield Doc.from_docs(current)
 
 
+def file_entity_types(path: Union[str, Path]) -> List[str]:
+    """The entity types of an IOB file's tags ('B-Disease' -> 'Disease'), sorted."""
+    types = set()
+    for sent in read_iob_sentences(path):
+        for tag in sent.tags:
+            if tag != "O" and "-" in tag:
+                types.add(tag.split("-", 1)[1])
+    return sorted(types)
+
+
+def resolve_untyped_label(path: Union[str, Path], untyped_label: str) -> str:
+    """The label untyped entities get. An empty untyped_label means: the file's
+    one entity type when it has exactly one (NCBI-disease: 'Disease', so a
+    pipeline trained untyped still says what it finds), else UNTYPED_LABEL
+    (JNLPBA's five types become one 'ENTITY' class, the paper's protocol)."""
+    if untyped_label:
+        return untyped_label
+    types = file_entity_types(path)
+    return types[0] if len(types) == 1 else UNTYPED_LABEL
+
+
 class IOBCorpus:
     """Iterate Examples from an IOB TSV file, for [corpora] in a training config."""
 
@@ -197,6 +218,8 @@ class IOBCorpus:
         self.limit = limit
         if not self.path.exists():
             raise FileNotFoundError(Errors.E004.format(path=self.path))
+        if self.untyped and not self.untyped_label:
+            self.untyped_label = resolve_untyped_label(self.path, "")
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
         n = 0
@@ -229,7 +252,8 @@ def create_iob_corpus(
     path (Optional[Path]): the file; None gives an empty corpus.
     group_documents (bool): one Doc per -DOCSTART- document.
     untyped (bool): the paper's untyped tags (all entities get untyped_label).
-    untyped_label (str): the label of untyped entities.
+    untyped_label (str): the label of untyped entities; "" = the file's one
+        entity type if it has exactly one, else "ENTITY".
     limit (int): stop after this many docs (0 = all).
     """
     if path is None:

@@ -265,3 +265,25 @@ def test_throughput_f1_is_untyped(tmp_path):
     path = _write_iob(tmp_path / "test.tsv")
     res = f1_on(_oracle_nlp({tuple(w): spans for w, _, spans in SENTENCES}), path)
     assert (res["precision"], res["recall"]) == (pytest.approx(3 / 5), pytest.approx(3 / 4))
+
+
+def test_untyped_label_empty_keeps_the_one_type(tmp_path):
+    """untyped_label = "" (the configs): a file with one type keeps its name, so a
+    pipeline trained the paper's way on NCBI-disease still labels `Disease`; a
+    file with several types gets one ENTITY class."""
+    from spacy_biobert.readers import create_iob_corpus
+
+    one = tmp_path / "one.tsv"
+    one.write_text("Aspirin\tO\ncauses\tO\nbreast\tB-Disease\ncancer\tI-Disease\n\nfever\tB-Disease\n\n")
+    two = tmp_path / "two.tsv"
+    two.write_text("IL-2\tB-protein\ngene\tB-DNA\n\n")
+    nlp = spacy.blank("en")
+    labels = {}
+    for path in (one, two):
+        examples = list(create_iob_corpus(path, untyped=True, untyped_label="")(nlp))
+        labels[path.name] = [[(e.start, e.end, e.label_) for e in ex.reference.ents] for ex in examples]
+    assert labels["one.tsv"] == [[(2, 4, "Disease")], [(0, 1, "Disease")]]
+    assert labels["two.tsv"] == [[(0, 1, "ENTITY"), (1, 2, "ENTITY")]]
+    # an explicit label still wins
+    ex = list(create_iob_corpus(one, untyped=True, untyped_label="X")(nlp))
+    assert [e.label_ for e in ex[0].reference.ents] == ["X"]
