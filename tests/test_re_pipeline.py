@@ -5,7 +5,7 @@ relation extractor) saved, loaded with spacy.load and run with nlp.pipe."""
 
 import json
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -333,28 +333,81 @@ def test_chemprot_pipeline_end_to_end_evaluation(chemprot_pipeline):
     assert e2e["entities"]["tp"] + e2e["entities"]["fn"] == 6
 
 
-def test_run_cv_resumes_and_averages(tmp_path):
-    """Folds that are done are reused, not re-run; the table averages them and
-    gives the every-sentence-positive baseline from each fold's counts."""
+POSITIVE = "@GENE$ causes @DISEASE$ ."
+NEGATIVE = "the @GENE$ is not associated with @DISEASE$ ."
+
+
+def _write_fold(folder: Path, test_rows) -> None:
+    """train.tsv: the learnable pattern; test.tsv (with its header): `test_rows`."""
+    folder.mkdir(parents=True)
+    train = [f"{POSITIVE}\t1", f"{NEGATIVE}\t0"] * 4
+    (folder / "train.tsv").write_text("\n".join(train) + "\n", encoding="utf8")
+    test = ["index\tsentence\tlabel"] + [f"{i}\t{text}\t{label}" for i, (text, label) in enumerate(test_rows)]
+    (folder / "test.tsv").write_text("\n".join(test) + "\n", encoding="utf8")
+
+
+def test_run_cv_resumes_and_averages(tiny_bert, tmp_path, monkeypatch):
+    """The fold runner really trains (spacy train) and evaluates (evaluate-re)
+    each fold on the tiny BERT; folds that are done are reused, not re-run; the
+    table averages them and gives the every-sentence-positive baseline from
+    each fold's counts."""
+    from spacy_biobert import re_eval
     from spacy_biobert.re_eval import run_cv
 
     data = tmp_path / "gad"
     out = tmp_path / "out"
-    settings = CVSettings(steps=10)
-    for k, (p, r, f, n_docs, n_gold) in enumerate([(0.5, 1.0, 2 / 3, 10, 5), (0.8, 0.6, 0.6857, 20, 15)], 1):
-        (data / str(k)).mkdir(parents=True)
-        (out / f"fold{k}").mkdir(parents=True)
-        (out / f"fold{k}" / "metrics.json").write_text(json.dumps({
-            **settings.__dict__, "fold": k, "p": p, "r": r, "f": f, "n_docs": n_docs,
-            "n_gold_relations": n_gold}), encoding="utf8")
-    results = run_cv(data, out, settings, echo=lambda *a: None)
-    assert results["p"] == pytest.approx(0.65) and results["f"] == pytest.approx((2 / 3 + 0.6857) / 2)
-    assert results["all_positive_baseline"]["p"] == pytest.approx((0.5 + 0.75) / 2)
-    assert results["all_positive_baseline"]["f"] == pytest.approx((2 / 3 + 1.5 / 1.75) / 2)
+    # fold 1: the pattern of train.tsv holds (2 positive of 4); fold 2: one
+    # "causes" sentence is labelled 0, so a model that learned the pattern has
+    # P 3/4 there (3 positive of 6)
+    _write_fold(data / "1", [(POSITIVE, 1), (NEGATIVE, 0), (POSITIVE, 1), (NEGATIVE, 0)])
+    _write_fold(data / "2", [(POSITIVE, 1), (POSITIVE, 1), (POSITIVE, 0), (NEGATIVE, 0), (POSITIVE, 1), (NEGATIVE, 0)])
+    settings = CVSettings(config=str(CONFIGS / "re_binary.cfg"), base_model=str(tiny_bert), steps=30,
+                          learning_rate=5e-3, batch_size=8, threads=1)
+    trained = []
+    real = re_eval.train_and_evaluate
+
+    def spy(folder, *args, **kwargs):
+        trained.append(folder.name)
+        return real(folder, *args, **kwargs)
+
+    monkeypatch.setattr(re_eval, "train_and_evaluate", spy)
+    messages = []
+    # first only fold 1, as an interrupted run would leave it
+    run_cv(data, out, settings, folds=[1], echo=messages.append)
+    assert trained == ["fold1"] and "1 folds, 0 already done, 1 to go" in messages[0]
+    fold1 = json.loads((out / "fold1" / "metrics.json").read_text(encoding="utf8"))
+    assert (fold1["n_docs"], fold1["n_gold_relations"]) == (4, 2)
+    # trained for real: the model learned the pattern of train.tsv
+    assert (fold1["p"], fold1["r"], fold1["f"]) == (1.0, 1.0, 1.0)
+    log = (out / "fold1" / "run.log").read_text(encoding="utf8")
+    assert " -m spacy train " in log and " -m spacy_biobert evaluate-re " in log
+    assert not (out / "fold1" / "train").exists()  # weights removed once scored
+    # resume: fold 1 is reused (not retrained), fold 2 runs
+    messages.clear()
+    results = run_cv(data, out, settings, echo=messages.append)
+    assert trained == ["fold1", "fold2"]
+    assert "2 folds, 1 already done, 1 to go" in messages[0]
+    assert json.loads((out / "fold1" / "metrics.json").read_text(encoding="utf8")) == fold1
+    fold2 = json.loads((out / "fold2" / "metrics.json").read_text(encoding="utf8"))
+    assert (fold2["n_docs"], fold2["n_gold_relations"]) == (6, 3)
+    assert (fold2["p"], fold2["r"]) == (pytest.approx(3 / 4), 1.0)
+    # the averages over the two folds
+    assert results["p"] == pytest.approx((1 + 3 / 4) / 2)
+    assert results["r"] == pytest.approx(1.0)
+    assert results["f"] == pytest.approx((1 + 6 / 7) / 2)
+    assert results["f_std"] == pytest.approx((1 - 6 / 7) / 2 ** 0.5)
+    # the baseline: P = positives / sentences per fold (2/4 and 3/6), R = 1
+    assert results["all_positive_baseline"]["p"] == pytest.approx(0.5)
+    assert results["all_positive_baseline"]["f"] == pytest.approx(2 / 3)
     assert json.loads((out / "cv_results.json").read_text(encoding="utf8"))["fold_ids"] == [1, 2]
     assert "every sentence positive" in (out / "cv_results.md").read_text(encoding="utf8")
-    with pytest.raises(ValueError, match="E022"):
-        run_cv(data, out, CVSettings(steps=20), echo=lambda *a: None)
+    # a third run trains nothing and gives the same table
+    again = run_cv(data, out, settings, echo=messages.append)
+    assert trained == ["fold1", "fold2"]
+    assert (again["p"], again["r"], again["f"]) == (results["p"], results["r"], results["f"])
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E022\]"):
+        run_cv(data, out, replace(settings, steps=20), echo=lambda *a: None)
+    assert trained == ["fold1", "fold2"]
 
 
 def test_chemprot_pipeline_packaged_and_loaded_by_name(chemprot_pipeline, tmp_path):
