@@ -358,9 +358,10 @@ def test_run_cv_resumes_and_averages(tiny_bert, tmp_path, monkeypatch):
     out = tmp_path / "out"
     # fold 1: the pattern of train.tsv holds (2 positive of 4); fold 2: one
     # "causes" sentence is labelled 0, so a model that learned the pattern has
-    # P 3/4 there (3 positive of 6)
+    # P 3/4 there (3 positive of 7)
     _write_fold(data / "1", [(POSITIVE, 1), (NEGATIVE, 0), (POSITIVE, 1), (NEGATIVE, 0)])
-    _write_fold(data / "2", [(POSITIVE, 1), (POSITIVE, 1), (POSITIVE, 0), (NEGATIVE, 0), (POSITIVE, 1), (NEGATIVE, 0)])
+    _write_fold(data / "2", [(POSITIVE, 1), (POSITIVE, 1), (POSITIVE, 0), (NEGATIVE, 0), (POSITIVE, 1), (NEGATIVE, 0),
+                             (NEGATIVE, 0)])
     settings = CVSettings(config=str(CONFIGS / "re_binary.cfg"), base_model=str(tiny_bert), steps=30,
                           learning_rate=5e-3, batch_size=8, threads=1)
     trained = []
@@ -389,16 +390,17 @@ def test_run_cv_resumes_and_averages(tiny_bert, tmp_path, monkeypatch):
     assert "2 folds, 1 already done, 1 to go" in messages[0]
     assert json.loads((out / "fold1" / "metrics.json").read_text(encoding="utf8")) == fold1
     fold2 = json.loads((out / "fold2" / "metrics.json").read_text(encoding="utf8"))
-    assert (fold2["n_docs"], fold2["n_gold_relations"]) == (6, 3)
+    assert (fold2["n_docs"], fold2["n_gold_relations"]) == (7, 3)
     assert (fold2["p"], fold2["r"]) == (pytest.approx(3 / 4), 1.0)
     # the averages over the two folds
     assert results["p"] == pytest.approx((1 + 3 / 4) / 2)
     assert results["r"] == pytest.approx(1.0)
     assert results["f"] == pytest.approx((1 + 6 / 7) / 2)
     assert results["f_std"] == pytest.approx((1 - 6 / 7) / 2 ** 0.5)
-    # the baseline: P = positives / sentences per fold (2/4 and 3/6), R = 1
-    assert results["all_positive_baseline"]["p"] == pytest.approx(0.5)
-    assert results["all_positive_baseline"]["f"] == pytest.approx(2 / 3)
+    # the baseline: P = positives / sentences per fold (2/4 and 3/7), R = 1
+    assert results["all_positive_baseline"]["p"] == pytest.approx((1 / 2 + 3 / 7) / 2)
+    assert results["all_positive_baseline"]["r"] == 1.0
+    assert results["all_positive_baseline"]["f"] == pytest.approx((2 / 3 + 3 / 5) / 2)
     assert json.loads((out / "cv_results.json").read_text(encoding="utf8"))["fold_ids"] == [1, 2]
     assert "every sentence positive" in (out / "cv_results.md").read_text(encoding="utf8")
     # a third run trains nothing and gives the same table
