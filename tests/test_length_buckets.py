@@ -182,5 +182,5 @@ def test_bucketed_pipeline_roundtrip(nlp):
 
 
 def test_bad_bucket_settings_raise(tiny_bert):
-    with pytest.raises(ValueError, match=r"\[E143\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E143\]"):
         make_ner_nlp(tiny_bert, **{"components.transformer.model.batch_overhead": -1})

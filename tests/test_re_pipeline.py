@@ -214,12 +214,12 @@ def test_re_binary_config_trains_and_evaluates(tiny_bert, tmp_path):
 
 
 def test_evaluate_relations_needs_a_relation_extractor():
-    with pytest.raises(ValueError, match="E058"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E058\]"):
         evaluate_relations(spacy.blank("en"), [])
 
 
 def test_read_examples_bad_format(tmp_path):
-    with pytest.raises(ValueError, match="E059"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E059\]"):
         read_examples(spacy.blank("en"), tmp_path, "conll")
 
 
@@ -227,7 +227,7 @@ def test_cv_reuse_refuses_other_settings(tmp_path):
     done = tmp_path / "metrics.json"
     done.write_text(json.dumps({**CVSettings(steps=10).__dict__, "fold": 1, "p": 1, "r": 1, "f": 1}), encoding="utf8")
     assert reuse_metrics(done, asdict(CVSettings(steps=10)), _CV_KEYS)["f"] == 1
-    with pytest.raises(ValueError, match="E022"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E022\]"):
         reuse_metrics(done, asdict(CVSettings(steps=20)), _CV_KEYS)
 
 
@@ -313,10 +313,10 @@ def test_chemprot_pipeline_zero_one_many_entities(chemprot_pipeline):
         _with_ents(nlp, many, ents),
     ]
     with nlp.select_pipes(enable=["sentencizer", "relation_extractor"]):
-        with pytest.warns(UserWarning, match="W010"):
+        with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W010\]"):
             out = list(nlp.pipe(docs))
     assert out[0]._.relations == [] and out[1]._.relations == []
-    with pytest.warns(UserWarning, match="W010"):
+    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W010\]"):
         scores = rel.predict([out[2]])
     assert len(scores[0][0]) == rel.cfg["max_pairs_per_sentence"]
     assert all(r["head"]["label"] == "CHEMICAL" and r["tail"]["label"] == "GENE" for r in out[2]._.relations)
