@@ -22,6 +22,7 @@ def docs():
 def test_visualize_label_colors_stable():
     a = label_colors(["GENE", "CHEMICAL"])
     assert a == label_colors(["CHEMICAL", "GENE"])
+    assert set(a) == {"GENE", "CHEMICAL"}
     assert all(c.startswith("#") for c in a.values())
 
 
