@@ -42,9 +42,9 @@ def test_annotate_detect_format(tmp_path):
     assert detect_format(Path("a.jsonl.gz")) == "jsonl"
     assert detect_format(Path("pubmed24n0001.xml.gz")) == "pubmed"
     assert detect_format(Path("a.dat"), "text") == "text"
-    with pytest.raises(ValueError, match="E132"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E132\]"):
         detect_format(Path("a.dat"))
-    with pytest.raises(ValueError, match="E130"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E130\]"):
         detect_format(Path("a.txt"), "csv")
 
 
@@ -202,7 +202,7 @@ def test_annotate_resume_refuses_foreign_output(nlp, tmp_path):
     inp.write_text("a\n", encoding="utf8")
     out = tmp_path / "out.jsonl"
     out.write_text("hello\n", encoding="utf8")
-    with pytest.raises(ValueError, match="E135"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E135\]"):
         run(nlp, inp, out)
     run(nlp, inp, out, overwrite=True)
     assert [r["id"] for r in read_records(out)] == ["1"]

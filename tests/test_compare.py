@@ -36,9 +36,9 @@ def _write_split(path: Path, n: int) -> None:
 def test_compare_parse_starts_and_plan():
     assert parse_starts(["bert=embedded", "bio=out/model"]) == [("bert", "embedded"), ("bio", "out/model")]
     assert parse_starts(["some/folder"]) == [("folder", "some/folder")]
-    with pytest.raises(ValueError, match="E019"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E019\]"):
         parse_starts(["=x"])
-    with pytest.raises(ValueError, match="E020"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E020\]"):
         parse_starts(["a=x", "a=y"])
     runs = plan_runs(["d1", "d2"], [("a", "x"), ("b", "y")], [0, 1])
     assert len(runs) == 8
@@ -70,7 +70,7 @@ def test_compare_runs_and_resumes(tiny_bert, tmp_path):
     for split, n in (("train", 12), ("dev", 4), ("test", 8)):
         _write_split(data / f"{split}.tsv", n)
     settings = CompareSettings(config=str(ROOT / "configs" / "test" / "ner.cfg"),
-                               data_dir=str(tmp_path / "data"), steps=3, learning_rate=1e-3,
+                               data_dir=str(tmp_path / "data"), steps=30, learning_rate=5e-3,
                                batch_size=4, threads=1)
     starts = [("a", str(tiny_bert)), ("b", str(tiny_bert))]
     out = tmp_path / "out"
@@ -79,11 +79,14 @@ def test_compare_runs_and_resumes(tiny_bert, tmp_path):
     assert set(res["table"]["toy"]) == {"a", "b"}
     run_a = out / "runs" / "toy" / "a" / "seed0"
     metrics = json.loads((run_a / "metrics.json").read_text())
-    assert metrics["steps"] == 3 and metrics["n_sentences"] == 8 and metrics["threads"] == 1
+    assert metrics["steps"] == 30 and metrics["n_sentences"] == 8 and metrics["threads"] == 1
+    assert metrics["train_seconds"] > 0  # trained in this run
     assert (run_a / "train" / "model-last").exists() and not (run_a / "train" / "model-best").exists()
-    # same base model, same seed, same settings: the same result
+    # same base model, same seed, same settings: the same result (both learned
+    # the four training sentences, which the test split repeats)
     f1s = [r["f1"] for r in res["runs"]]
-    assert f1s[0] == pytest.approx(f1s[1])
+    assert f1s == [1.0, 1.0]
+    assert [r["precision"] for r in res["runs"]] == [r["recall"] for r in res["runs"]] == [1.0, 1.0]
     assert (out / "compare_results.md").read_text().startswith("### NER test scores")
     # resume: finished runs are skipped; a run without metrics.json is redone from its model
     (out / "runs" / "toy" / "b" / "seed0" / "metrics.json").unlink()
@@ -91,15 +94,19 @@ def test_compare_runs_and_resumes(tiny_bert, tmp_path):
     res2 = run_experiment(out, ["toy"], starts, [0], settings, echo=messages.append)
     assert "1 already done, 1 to go" in messages[0]
     assert [r["f1"] for r in res2["runs"]] == f1s
+    redone = json.loads((out / "runs" / "toy" / "b" / "seed0" / "metrics.json").read_text())
+    assert redone["train_seconds"] is None  # evaluated again from its model, not retrained
     assert json.loads((run_a / "metrics.json").read_text()) == metrics
     # another budget in the same folder: an error, not a silent mix
     from dataclasses import replace
 
-    with pytest.raises(ValueError, match="E022.*steps: 3 there, 4 now"):
-        run_experiment(out, ["toy"], starts, [0], replace(settings, steps=4), echo=messages.append)
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E022\].*steps: 30 there, 31 now"):
+        run_experiment(out, ["toy"], starts, [0], replace(settings, steps=31), echo=messages.append)
     # a second table over some of the same runs (e.g. a curve) reuses them
+    messages.clear()
     res3 = run_experiment(out, ["toy"], starts[:1], [0], settings, echo=messages.append, name="curve")
-    assert "1 already done, 0 to go" in messages[-3] or any("1 already done, 0 to go" in m for m in messages)
+    assert messages[0].startswith("1 runs, 1 already done, 0 to go")
+    assert [r["f1"] for r in res3["runs"]] == f1s[:1]
     assert res3["start_labels"] == ["a"] and (out / "curve.md").exists()
 
 
@@ -113,7 +120,7 @@ def test_compare_missing_data_and_failed_run(tiny_bert, tmp_path):
         _write_split(data / f"{split}.tsv", 4)
     settings = CompareSettings(config=str(ROOT / "configs" / "test" / "ner.cfg"), data_dir=str(tmp_path),
                                steps=1, threads=1)
-    with pytest.raises(RuntimeError, match="E021.*run.log"):
+    with pytest.raises(RuntimeError, match=r"\(spacy-biobert\) \[E021\].*run\.log"):
         run_experiment(tmp_path / "out", ["toy"], [("a", str(tmp_path / "no_such_model"))], [0],
                        settings, echo=lambda m: None)
     assert "no_such_model" in (tmp_path / "out" / "runs" / "toy" / "a" / "seed0" / "run.log").read_text()

@@ -40,6 +40,13 @@ CORPORA = {
     ),
     "spacy-biobert.ChemProtNERCorpus.v1": ("chemprot", CHEMPROT, ["transformer", "ner"], "BioBertNER", 2),
 }
+# examples each test corpus gives: sentences (IOB, ChemProt NER), passages
+# (SQuAD), lines (GAD), abstracts (ChemProt relations)
+N_EXAMPLES = {
+    "spacy-biobert.IOBCorpus.v1": 2, "spacy-biobert.SquadCorpus.v1": 1,
+    "spacy-biobert.BinaryRERelationCorpus.v1": 1, "spacy-biobert.ChemProtRelationCorpus.v1": 1,
+    "spacy-biobert.ChemProtNERCorpus.v1": 2,
+}
 TRAINING_CONFIGS = [p for p in CONFIGS if "corpora" in Config().from_disk(p, interpolate=False)]
 # fmt: on
 
@@ -71,6 +78,9 @@ def test_configs_load_and_resolve(path, tiny_bert, tmp_path):
     )
     assert len(list(resolved["batcher"]([[1]] * 20))) == n_batches
     peak = training["optimizer"]["learn_rate"]["initial_rate"]
-    assert 0.0 <= next(iter(resolved["lr"])) <= peak
+    # the first rates stay within [0, peak] and are not all 0 (a rate that trains)
+    lr = iter(resolved["lr"])
+    rates = [next(lr) for _ in range(3)]
+    assert all(0.0 <= r <= peak for r in rates) and max(rates) > 0.0
     corpus = registry.resolve({"c": nlp.config.interpolate()["corpora"]["train"]})["c"]
-    assert len(list(corpus(nlp))) >= 1
+    assert len(list(corpus(nlp))) == N_EXAMPLES[reader]

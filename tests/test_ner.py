@@ -61,7 +61,8 @@ def test_ner_bad_decoding_raises(tiny_bert):
 def test_ner_not_initialized_raises():
     nlp = spacy.blank("en")
     nlp.add_pipe("biobert_ner", name="ner")
-    with pytest.raises(ValueError, match="E109"):
+    # spaCy's own E109 (the package's E109 is another error, about QA)
+    with pytest.raises(ValueError, match=r"^\[E109\] Component 'ner' could not be run"):
         nlp("patients with colorectal cancer")
 
 
@@ -82,7 +83,7 @@ def test_ner_initialize_without_entities_raises(nlp):
     def no_ents():
         return [Example(Doc(nlp.vocab, words=["a", "b"]), Doc(nlp.vocab, words=["a", "b"]))]
 
-    with pytest.raises(ValueError, match="E008"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E008\]"):
         nlp.initialize(no_ents)
 
 
@@ -151,7 +152,7 @@ def test_ner_odd_unicode_every_token_predicted(trained_nlp, text):
     ner = trained_nlp.get_pipe("ner")
     doc = trained_nlp.make_doc(text)
     long_token = any(len(t) > 500 for t in doc)
-    with pytest.warns(UserWarning, match="W002") if long_token else nullcontext():
+    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W002\]") if long_token else nullcontext():
         for _, proc in trained_nlp.pipeline[:-1]:
             doc = proc(doc)
     scores = ner.predict([doc])
@@ -176,13 +177,25 @@ def test_ner_long_document_one_prediction_per_token(trained_nlp):
     scores = ner.predict([doc])
     assert scores[0].shape == (1000, len(ner.tags))
     ner.set_annotations([doc], scores)
-    # the same sentence gets the same entities at the start and in the middle
-    assert len(doc.ents) >= 100
+    # the same sentence gets the same entities at the start, in the middle and
+    # at the end (the last copy is cut after "colorectal cancer and"): every
+    # token of a gold mention is in a Disease entity, and no other token
+    n_first = len(TRAIN_DATA[0][0].split())
+    period = n_first + len(TRAIN_DATA[3][0].split()) + 1
+    gold = TRAIN_DATA[0][1] + [(s + n_first, e + n_first, label) for s, e, label in TRAIN_DATA[3][1]]
+    expected = [(o + s, o + e, label) for o in range(0, 1000, period) for s, e, label in gold if o + e <= 1000]
+    assert len(expected) == 235
+    assert [(e.start, e.end, e.label_) for e in doc.ents[:4]] == expected[:4]
+    assert {e.label_ for e in doc.ents} == {"Disease"}
+    assert {i for e in doc.ents for i in range(e.start, e.end)} == {i for s, e, _ in expected for i in range(s, e)}
+    # (boundaries are not pinned: far into a window the tiny model's position
+    # embeddings are untrained, and a two-word mention there may come out as
+    # two one-word entities)
 
 
 def test_ner_confidence_survives_docbin_and_bytes(trained_nlp):
     doc = trained_nlp(TRAIN_DATA[1][0])
-    assert doc.ents and doc.ents[0]._.confidence is not None
+    assert [e.text for e in doc.ents] == ["breast cancer"] and 0.5 < doc.ents[0]._.confidence <= 1.0
     conf = doc.ents[0]._.confidence
     db = DocBin(store_user_data=True)
     db.add(doc)

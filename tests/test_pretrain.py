@@ -16,7 +16,7 @@ def test_pretrain_read_documents(tmp_path):
     path = tmp_path / "c.txt"
     path.write_text("Title one\nbody one\n\n\n  \nTitle two\r\n\nthree\n", encoding="utf8")
     assert list(read_documents(path)) == ["Title one\nbody one", "Title two", "three"]
-    with pytest.raises(FileNotFoundError, match="E004"):
+    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E004\]"):
         list(read_documents(tmp_path / "missing.txt"))
 
 
@@ -24,7 +24,7 @@ def test_pretrain_pack_documents_never_mixes_documents():
     batch = {"input_ids": [[1, 2, 3, 4, 5], [6], []]}
     out = pack_documents(batch, max_length=5, cls_id=101, sep_id=102)
     assert out["input_ids"] == [[101, 1, 2, 3, 102], [101, 4, 5, 102], [101, 6, 102]]
-    with pytest.raises(ValueError, match="E016"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E016\]"):
         pack_documents(batch, max_length=2, cls_id=101, sep_id=102)
 
 
@@ -125,7 +125,21 @@ def test_pretrain_output_is_a_base_model_for_ner(tiny_bert, tmp_path):
     assert results["global_step"] == 2 and "eval_loss" not in results
     nlp = make_ner_nlp(tmp_path / "out" / "model")
     nlp.initialize(lambda: make_examples(nlp))
-    assert nlp("patients with breast cancer") is not None
+    # the NER's encoder holds the pre-trained weights, not those it started from
+    import torch
+    from safetensors.torch import load_file
+    from transformers import BertModel
+
+    encoder = nlp.get_pipe("transformer").model.layers[0].shims[0]._model.state_dict()
+    pretrained = load_file(str(tmp_path / "out" / "model" / "model.safetensors"))
+    start = BertModel.from_pretrained(str(tiny_bert)).state_dict()
+    compared = [k for k in encoder if f"bert.{k}" in pretrained]
+    assert "encoder.layer.1.output.dense.weight" in compared and len(compared) > 30
+    for k in compared:
+        assert torch.equal(encoder[k].cpu(), pretrained[f"bert.{k}"]), k
+    assert not all(torch.equal(encoder[k].cpu(), start[k]) for k in compared)
+    doc = nlp("patients with breast cancer")
+    assert doc._.trf_data.align.lengths.min() >= 1  # every token got wordpieces
 
 
 def test_pretrain_sparse_head_same_loss_and_gradients_as_dense(tiny_bert):

@@ -96,13 +96,13 @@ def test_qa_empty_doc_and_no_questions(qa_nlp):
 def test_qa_questions_must_be_strings(qa_nlp):
     doc = qa_nlp.make_doc(PASSAGE)
     doc._.questions = "what ?"
-    with pytest.raises(ValueError, match="E104"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E104\]"):
         qa_nlp(doc)
 
 
 def test_qa_question_longer_than_window_is_an_error(qa_nlp):
     question = " ".join(["cancer"] * 40)
-    with pytest.raises(ValueError, match="E102"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E102\]"):
         qa_nlp(_doc(qa_nlp, PASSAGE, [question]))
 
 
@@ -248,7 +248,7 @@ def test_qa_gold_records_must_match_questions(qa_nlp):
     ref = set_questions(qa_nlp.make_doc(PASSAGE), QUESTIONS)
     ref._.answers = []
     eg = Example(qa_nlp.make_doc(PASSAGE), ref)
-    with pytest.raises(ValueError, match="E107"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E107\]"):
         qa_nlp.get_pipe("qa").update([eg])
 
 

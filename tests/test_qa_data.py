@@ -107,7 +107,7 @@ def test_qa_data_malformed_file_names_file_and_entry(tmp_path, content, match):
 
 
 def test_qa_data_missing_file(tmp_path):
-    with pytest.raises(ValueError, match="E004"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E004\]"):
         create_squad_corpus(tmp_path / "nope.json")
 
 
@@ -225,11 +225,45 @@ def test_qa_evaluate_bioasq_cli(tiny_bert, tmp_path):
     metrics = json.loads(out.read_text())
     [batch] = metrics["per_batch"]
     assert batch["n_questions"] == 3 and batch["n_answered"] == 2 and batch["n_snippets"] == 3
-    assert 0.0 <= batch["strict"] <= batch["lenient"] <= 2 / 3
+    # the batch's scores are those of its pooled predictions against the golden file
+    predictions = metrics["predictions"]
+    assert sorted(predictions) == ["6b-1:aaa", "6b-1:bbb"]
+    assert all(1 <= len(p) <= 5 for p in predictions.values())
+    golden = {"aaa": ["APC", "apc gene"], "bbb": ["breast cancer"], "ccc": ["never asked"]}
+    rescored = bioasq_factoid_scores({k.split(":")[1]: [t for t, _ in p] for k, p in predictions.items()}, golden)
+    assert {k: batch[k] for k in ("strict", "lenient", "mrr")} == {k: rescored[k] for k in ("strict", "lenient", "mrr")}
     assert metrics["per_year"]["6b"]["paper_biobert"]["mrr"] == 48.43
-    assert all(len(p) <= 5 for p in metrics["predictions"].values())
     assert md.read_text().startswith("### QA: BioASQ factoid")
-    # the component's own settings are restored afterwards
-    assert spacy.load(tmp_path / "model").get_pipe("qa").cfg["top_k"] == 5
-    with pytest.raises(ValueError, match="E108"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E108\]"):
         find_bioasq_batches(tmp_path)
+
+
+def test_qa_evaluate_bioasq_restores_component_settings(tiny_bert, tmp_path):
+    """evaluate_bioasq sets top_k (n_best) and null_answer on the component it
+    runs, and puts the component's own settings back afterwards, also when it fails."""
+    from spacy_biobert.cli.evaluate_qa import evaluate_bioasq
+
+    test_dir = tmp_path / "bioasq"
+    _write_bioasq_dir(test_dir)
+    nlp = spacy.blank("en")
+    qa = nlp.add_pipe("biobert_qa", name="qa", config={
+        "model": {"name": str(tiny_bert), "tokenizer_config": {"name": str(tiny_bert)}, "max_length": 32},
+    })
+    nlp.initialize()
+    before = dict(qa.cfg)
+    assert (before["top_k"], before["null_answer"]) == (5, True)
+    seen = []
+    real_pipe = qa.pipe
+
+    def spy(docs, **kwargs):
+        seen.append((qa.cfg["top_k"], qa.cfg["null_answer"]))
+        return real_pipe(docs, **kwargs)
+
+    qa.pipe = spy
+    results = evaluate_bioasq(nlp, test_dir, n_best=20, null_answer=False, show_progress=False)
+    assert results["per_batch"][0]["n_snippets"] == 3
+    assert seen and set(seen) == {(20, False)}  # the run used the evaluation's settings
+    assert qa.cfg == before  # and the component has its own back
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E108\]"):
+        evaluate_bioasq(nlp, tmp_path / "empty", n_best=7, show_progress=False)
+    assert qa.cfg == before

@@ -110,7 +110,7 @@ def test_ray_annotate_without_ray(monkeypatch, ner_dir, tmp_path):
         require_ray()
     inp = tmp_path / "in.txt"
     inp.write_text("cancer\n", encoding="utf8")
-    with pytest.raises(ImportError, match="E140"):
+    with pytest.raises(ImportError, match=r"\(spacy-biobert\) \[E140\]"):
         annotate_ray(str(ner_dir), inp, tmp_path / "out.jsonl")
     assert not (tmp_path / "out.jsonl").exists()
     from typer.testing import CliRunner
@@ -125,5 +125,5 @@ def test_ray_annotate_refuses_ray_client(tmp_path):
     pytest.importorskip("ray.data")
     inp = tmp_path / "in.txt"
     inp.write_text("cancer\n", encoding="utf8")
-    with pytest.raises(ValueError, match="E142.*--address auto"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E142\].*--address auto"):
         annotate_ray("unused", inp, tmp_path / "out.jsonl", address="ray://head:10001")

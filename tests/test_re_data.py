@@ -76,7 +76,7 @@ MALFORMED_BINARY = [
 @pytest.mark.parametrize("text,line,code", MALFORMED_BINARY)
 def test_re_data_binary_malformed_names_file_line(tmp_path, text, line, code):
     path = _write(tmp_path / "train.tsv", text)
-    with pytest.raises(ValueError, match=code) as err:
+    with pytest.raises(ValueError, match=rf"\(spacy-biobert\) \[{code}\]") as err:
         list(read_binary_re(path))
     assert f"{path}:{line}:" in str(err.value)
 
@@ -87,7 +87,7 @@ def test_re_data_binary_tag_check_optional(tmp_path):
 
 
 def test_re_data_binary_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="E004"):
+    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E004\]"):
         list(read_binary_re(tmp_path / "nope.tsv"))
 
 
@@ -192,7 +192,7 @@ def test_re_data_mark_entities_order_and_bounds():
     text = "PKA binds caffeine"
     assert mark_entities(text, (10, 18), (0, 3)) == "@GENE$ binds @CHEMICAL$"
     assert mark_entities(text, (0, 9), (4, 18), overlap_tag="#") == "#"
-    with pytest.raises(ValueError, match="E041"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E041\]"):
         mark_entities(text, (10, 30), (0, 3))
 
 
@@ -204,7 +204,7 @@ def test_re_data_chemprot_offset_mismatch(tmp_path):
     )
     folder = _chemprot_folder(tmp_path, GOLD, entities)
     path = folder / "chemprot_development_entities.tsv"
-    with pytest.raises(ValueError, match="E034") as err:
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E034\]") as err:
         read_chemprot(folder)
     assert f"{path}:2:" in str(err.value) and "'COX-1'" in str(err.value)
     pairs, stats = read_chemprot(folder, strict=False)
@@ -216,7 +216,7 @@ def test_re_data_chemprot_offset_mismatch(tmp_path):
 def test_re_data_chemprot_separator_matters(tmp_path):
     """Offsets index title + one character + abstract: dropping it breaks them."""
     folder = _chemprot_folder(tmp_path, GOLD)
-    with pytest.raises(ValueError, match="E034"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E034\]"):
         read_chemprot(folder, sep="")
 
 
@@ -245,18 +245,18 @@ def test_re_data_chemprot_malformed_names_file_line(tmp_path, which, content, li
     folder = _chemprot_folder(tmp_path, GOLD)
     path = folder / f"chemprot_development_{'gold_standard' if which == 'gold' else which}.tsv"
     path.write_text(content, encoding="utf8")
-    with pytest.raises(ValueError, match=code) as err:
+    with pytest.raises(ValueError, match=rf"\(spacy-biobert\) \[{code}\]") as err:
         read_chemprot(folder)
     assert f"{path}:{line}:" in str(err.value)
 
 
 def test_re_data_chemprot_missing_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="E004"):
+    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E004\]"):
         read_chemprot(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="E038"):
+    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E038\]"):
         read_chemprot(tmp_path / "empty")
-    with pytest.raises(ValueError, match="E037"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E037\]"):
         chemprot_split_folder(tmp_path, "validation")
 
 
@@ -304,7 +304,7 @@ def test_re_data_binary_prf():
     assert (s["tp"], s["fp"], s["fn"]) == (2, 1, 1)
     assert s["p"] == pytest.approx(2 / 3) and s["f"] == pytest.approx(2 / 3)
     assert binary_prf([0, 0], [0, 0])["f"] == 0.0
-    with pytest.raises(ValueError, match="E039"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E039\]"):
         binary_prf([1], [1, 0])
 
 
@@ -327,7 +327,7 @@ def test_re_data_cv_average_is_mean_of_folds():
     assert s["f"] == pytest.approx((2 / 3 + 0.5) / 2)  # not F1 of the mean P and R (0.6)
     assert s["p_std"] == pytest.approx(0.5**0.5 * 0.5)
     assert s["folds"] == folds
-    with pytest.raises(ValueError, match="E040"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E040\]"):
         cv_average([])
 
 

@@ -5,7 +5,7 @@ relation extractor) saved, loaded with spacy.load and run with nlp.pipe."""
 
 import json
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -214,12 +214,12 @@ def test_re_binary_config_trains_and_evaluates(tiny_bert, tmp_path):
 
 
 def test_evaluate_relations_needs_a_relation_extractor():
-    with pytest.raises(ValueError, match="E058"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E058\]"):
         evaluate_relations(spacy.blank("en"), [])
 
 
 def test_read_examples_bad_format(tmp_path):
-    with pytest.raises(ValueError, match="E059"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E059\]"):
         read_examples(spacy.blank("en"), tmp_path, "conll")
 
 
@@ -227,7 +227,7 @@ def test_cv_reuse_refuses_other_settings(tmp_path):
     done = tmp_path / "metrics.json"
     done.write_text(json.dumps({**CVSettings(steps=10).__dict__, "fold": 1, "p": 1, "r": 1, "f": 1}), encoding="utf8")
     assert reuse_metrics(done, asdict(CVSettings(steps=10)), _CV_KEYS)["f"] == 1
-    with pytest.raises(ValueError, match="E022"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E022\]"):
         reuse_metrics(done, asdict(CVSettings(steps=20)), _CV_KEYS)
 
 
@@ -237,9 +237,9 @@ def test_cv_reuse_refuses_other_settings(tmp_path):
 
 @pytest.fixture(scope="module")
 def chemprot_pipeline(tmp_path_factory):
-    """transformer + ner (CHEMICAL, GENE) and relation_extractor, each briefly
-    trained on the toy ChemProt split, assembled with configs/chemprot_pipeline.cfg,
-    saved and loaded back with spacy.load."""
+    """transformer + ner (CHEMICAL, GENE), briefly trained, and relation_extractor,
+    overfitted (60 updates), on the toy ChemProt split, assembled with
+    configs/chemprot_pipeline.cfg, saved and loaded back with spacy.load."""
     from util import make_tiny_bert
 
     root = tmp_path_factory.mktemp("chemprot_pipeline")
@@ -257,8 +257,9 @@ def chemprot_pipeline(tmp_path_factory):
     rel = re_nlp("re_chemprot.cfg", bert, **paths)
     rel_examples = list(ChemProtRelationCorpus(folder)(rel))
     rel.initialize(lambda: rel_examples)
-    for _ in range(3):
-        rel.update(rel_examples, sgd=Adam(0.001))
+    opt = Adam(0.002)
+    for _ in range(60):
+        rel.update(rel_examples, sgd=opt, drop=0.0)
     rel.to_disk(root / "re")
     config = Config().from_disk(
         CONFIGS / "chemprot_pipeline.cfg",
@@ -278,9 +279,12 @@ def test_chemprot_pipeline_raw_text(chemprot_pipeline):
         # the untrained NER may tag many of the 300 words: then W010 (cap) is right
         warnings.filterwarnings("ignore", message=".*W010")
         docs = list(nlp.pipe(texts, batch_size=2))
+    # the sentencizer splits the abstract for the relation stage
+    assert [s.text for s in docs[0].sents] == ["Aspirin inhibits COX-1.", "Caffeine activates RyR1 in cells.",
+                                               "The aspirin-COX2 complex binds TP53."]
+    assert docs[1]._.relations == [] and docs[1].ents == ()
     for text, doc in zip(texts, docs):
         assert doc.text == text
-        assert isinstance(doc._.relations, list)
         for rec in doc._.relations:
             assert rec["label"] in ("CPR:3", "CPR:4", "CPR:9")
             assert doc.char_span(rec["head"]["start_char"], rec["head"]["end_char"]) is not None
@@ -313,12 +317,14 @@ def test_chemprot_pipeline_zero_one_many_entities(chemprot_pipeline):
         _with_ents(nlp, many, ents),
     ]
     with nlp.select_pipes(enable=["sentencizer", "relation_extractor"]):
-        with pytest.warns(UserWarning, match="W010"):
+        with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W010\]"):
             out = list(nlp.pipe(docs))
     assert out[0]._.relations == [] and out[1]._.relations == []
-    with pytest.warns(UserWarning, match="W010"):
+    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W010\]"):
         scores = rel.predict([out[2]])
     assert len(scores[0][0]) == rel.cfg["max_pairs_per_sentence"]
+    # every pair classified goes from a chemical to a gene
+    assert {(i.head.label_, i.tail.label_) for i in scores[0][0]} == {("CHEMICAL", "GENE")}
     assert all(r["head"]["label"] == "CHEMICAL" and r["tail"]["label"] == "GENE" for r in out[2]._.relations)
 
 
@@ -327,34 +333,96 @@ def test_chemprot_pipeline_end_to_end_evaluation(chemprot_pipeline):
     examples = read_examples(nlp, folder, "chemprot")
     gold = evaluate_relations(nlp, examples, show_progress=False)
     e2e = evaluate_relations(nlp, examples, predicted_entities=True, show_progress=False)
-    for s in (gold, e2e):
-        assert 0.0 <= s["f"] <= 1.0 and s["n_gold_relations"] == 4
+    # with the gold entities the overfitted relation stage finds the three
+    # relations inside a sentence, never the cross-sentence one
+    assert gold["n_gold_relations"] == 4 and gold["n_pred_relations"] == 3
+    assert (gold["p"], gold["r"], gold["f"]) == (1.0, 0.75, pytest.approx(6 / 7))
+    assert {t: (v["tp"], v["fn"]) for t, v in gold["per_type"].items()} == {
+        "CPR:3": (1, 0), "CPR:4": (1, 1), "CPR:9": (1, 0)}
+    # with the predicted entities every gold relation is still counted once
+    assert e2e["n_gold_relations"] == 4
+    assert sum(v["tp"] + v["fn"] for v in e2e["per_type"].values()) == 4
     assert set(e2e["entities"]) >= {"p", "r", "f", "tp", "fp", "fn"}
     assert e2e["entities"]["tp"] + e2e["entities"]["fn"] == 6
 
 
-def test_run_cv_resumes_and_averages(tmp_path):
-    """Folds that are done are reused, not re-run; the table averages them and
-    gives the every-sentence-positive baseline from each fold's counts."""
+POSITIVE = "@GENE$ causes @DISEASE$ ."
+NEGATIVE = "the @GENE$ is not associated with @DISEASE$ ."
+
+
+def _write_fold(folder: Path, test_rows) -> None:
+    """train.tsv: the learnable pattern; test.tsv (with its header): `test_rows`."""
+    folder.mkdir(parents=True)
+    train = [f"{POSITIVE}\t1", f"{NEGATIVE}\t0"] * 4
+    (folder / "train.tsv").write_text("\n".join(train) + "\n", encoding="utf8")
+    test = ["index\tsentence\tlabel"] + [f"{i}\t{text}\t{label}" for i, (text, label) in enumerate(test_rows)]
+    (folder / "test.tsv").write_text("\n".join(test) + "\n", encoding="utf8")
+
+
+def test_run_cv_resumes_and_averages(tiny_bert, tmp_path, monkeypatch):
+    """The fold runner really trains (spacy train) and evaluates (evaluate-re)
+    each fold on the tiny BERT; folds that are done are reused, not re-run; the
+    table averages them and gives the every-sentence-positive baseline from
+    each fold's counts."""
+    from spacy_biobert import re_eval
     from spacy_biobert.re_eval import run_cv
 
     data = tmp_path / "gad"
     out = tmp_path / "out"
-    settings = CVSettings(steps=10)
-    for k, (p, r, f, n_docs, n_gold) in enumerate([(0.5, 1.0, 2 / 3, 10, 5), (0.8, 0.6, 0.6857, 20, 15)], 1):
-        (data / str(k)).mkdir(parents=True)
-        (out / f"fold{k}").mkdir(parents=True)
-        (out / f"fold{k}" / "metrics.json").write_text(json.dumps({
-            **settings.__dict__, "fold": k, "p": p, "r": r, "f": f, "n_docs": n_docs,
-            "n_gold_relations": n_gold}), encoding="utf8")
-    results = run_cv(data, out, settings, echo=lambda *a: None)
-    assert results["p"] == pytest.approx(0.65) and results["f"] == pytest.approx((2 / 3 + 0.6857) / 2)
-    assert results["all_positive_baseline"]["p"] == pytest.approx((0.5 + 0.75) / 2)
-    assert results["all_positive_baseline"]["f"] == pytest.approx((2 / 3 + 1.5 / 1.75) / 2)
+    # fold 1: the pattern of train.tsv holds (2 positive of 4); fold 2: one
+    # "causes" sentence is labelled 0, so a model that learned the pattern has
+    # P 3/4 there (3 positive of 7)
+    _write_fold(data / "1", [(POSITIVE, 1), (NEGATIVE, 0), (POSITIVE, 1), (NEGATIVE, 0)])
+    _write_fold(data / "2", [(POSITIVE, 1), (POSITIVE, 1), (POSITIVE, 0), (NEGATIVE, 0), (POSITIVE, 1), (NEGATIVE, 0),
+                             (NEGATIVE, 0)])
+    settings = CVSettings(config=str(CONFIGS / "re_binary.cfg"), base_model=str(tiny_bert), steps=30,
+                          learning_rate=5e-3, batch_size=8, threads=1)
+    trained = []
+    real = re_eval.train_and_evaluate
+
+    def spy(folder, *args, **kwargs):
+        trained.append(folder.name)
+        return real(folder, *args, **kwargs)
+
+    monkeypatch.setattr(re_eval, "train_and_evaluate", spy)
+    messages = []
+    # first only fold 1, as an interrupted run would leave it
+    run_cv(data, out, settings, folds=[1], echo=messages.append)
+    assert trained == ["fold1"] and "1 folds, 0 already done, 1 to go" in messages[0]
+    fold1 = json.loads((out / "fold1" / "metrics.json").read_text(encoding="utf8"))
+    assert (fold1["n_docs"], fold1["n_gold_relations"]) == (4, 2)
+    # trained for real: the model learned the pattern of train.tsv
+    assert (fold1["p"], fold1["r"], fold1["f"]) == (1.0, 1.0, 1.0)
+    log = (out / "fold1" / "run.log").read_text(encoding="utf8")
+    assert " -m spacy train " in log and " -m spacy_biobert evaluate-re " in log
+    assert not (out / "fold1" / "train").exists()  # weights removed once scored
+    # resume: fold 1 is reused (not retrained), fold 2 runs
+    messages.clear()
+    results = run_cv(data, out, settings, echo=messages.append)
+    assert trained == ["fold1", "fold2"]
+    assert "2 folds, 1 already done, 1 to go" in messages[0]
+    assert json.loads((out / "fold1" / "metrics.json").read_text(encoding="utf8")) == fold1
+    fold2 = json.loads((out / "fold2" / "metrics.json").read_text(encoding="utf8"))
+    assert (fold2["n_docs"], fold2["n_gold_relations"]) == (7, 3)
+    assert (fold2["p"], fold2["r"]) == (pytest.approx(3 / 4), 1.0)
+    # the averages over the two folds
+    assert results["p"] == pytest.approx((1 + 3 / 4) / 2)
+    assert results["r"] == pytest.approx(1.0)
+    assert results["f"] == pytest.approx((1 + 6 / 7) / 2)
+    assert results["f_std"] == pytest.approx((1 - 6 / 7) / 2 ** 0.5)
+    # the baseline: P = positives / sentences per fold (2/4 and 3/7), R = 1
+    assert results["all_positive_baseline"]["p"] == pytest.approx((1 / 2 + 3 / 7) / 2)
+    assert results["all_positive_baseline"]["r"] == 1.0
+    assert results["all_positive_baseline"]["f"] == pytest.approx((2 / 3 + 3 / 5) / 2)
     assert json.loads((out / "cv_results.json").read_text(encoding="utf8"))["fold_ids"] == [1, 2]
     assert "every sentence positive" in (out / "cv_results.md").read_text(encoding="utf8")
-    with pytest.raises(ValueError, match="E022"):
-        run_cv(data, out, CVSettings(steps=20), echo=lambda *a: None)
+    # a third run trains nothing and gives the same table
+    again = run_cv(data, out, settings, echo=messages.append)
+    assert trained == ["fold1", "fold2"]
+    assert (again["p"], again["r"], again["f"]) == (results["p"], results["r"], results["f"])
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E022\]"):
+        run_cv(data, out, replace(settings, steps=20), echo=lambda *a: None)
+    assert trained == ["fold1", "fold2"]
 
 
 def test_chemprot_pipeline_packaged_and_loaded_by_name(chemprot_pipeline, tmp_path):
@@ -385,7 +453,8 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     with nlp.select_pipes(enable=["sentencizer", "relation_extractor"]):
         out = list(nlp.pipe(given))
-    n_pairs = len(nlp.get_pipe("relation_extractor").predict([out[2]])[0][0])
+    scored = nlp.get_pipe("relation_extractor").predict([out[2]])[0][0]
+    n_pairs = len(scored)
 print(json.dumps({{
     "w010": any("W010" in str(w.message) for w in caught), "n_pairs": n_pairs,
     "pipe": nlp.pipe_names, "name": nlp.meta["name"],
@@ -394,6 +463,7 @@ print(json.dumps({{
     "labels": sorted({{r["label"] for d in docs for r in d._.relations}}),
     "given": [len(d._.relations) for d in out],
     "given_types": sorted({{(r["head"]["label"], r["tail"]["label"]) for r in out[2]._.relations}}),
+    "scored_types": sorted({{(i.head.label_, i.tail.label_) for i in scored}}),
     "cap": nlp.get_pipe("relation_extractor").cfg["max_pairs_per_sentence"],
 }}))
 """
@@ -406,3 +476,4 @@ print(json.dumps({{
     assert result["w010"] and result["n_pairs"] == result["cap"]
     assert result["given"][2] <= result["cap"]
     assert result["given_types"] in ([], [["CHEMICAL", "GENE"]])
+    assert result["scored_types"] == [["CHEMICAL", "GENE"]]  # every pair classified: chemical -> gene

