@@ -48,18 +48,28 @@ def test_annotate_detect_format(tmp_path):
         detect_format(Path("a.txt"), "csv")
 
 
-def test_annotate_lines(nlp, tmp_path):
+@pytest.fixture(scope="module")
+def trained_nlp(trained_ner_dir):
+    import spacy
+
+    return spacy.load(trained_ner_dir)
+
+
+def test_annotate_lines(trained_nlp, tmp_path):
     inp = tmp_path / "in.txt"
-    inp.write_text("women with breast cancer\n\npatients with colon cancer\n", encoding="utf8")
-    stats, messages = run(nlp, inp, tmp_path / "out.jsonl", include_text=True)
+    inp.write_text("women with breast cancer were observed .\n\npatients with colorectal cancer\n", encoding="utf8")
+    stats, messages = run(trained_nlp, inp, tmp_path / "out.jsonl", include_text=True)
     records = read_records(tmp_path / "out.jsonl")
     assert [r["id"] for r in records] == ["1", "2", "3"]
     assert records[1] == {"id": "2", "text": "", "entities": []}
-    assert records[0]["text"] == "women with breast cancer"
+    assert records[0]["text"] == "women with breast cancer were observed ."
+    # the overfitted model finds its training diseases; offsets point into the text
+    found = [[(e["start_char"], e["end_char"], e["text"], e["label"]) for e in r["entities"]] for r in records]
+    assert found == [[(11, 24, "breast cancer", "Disease")], [], [(14, 31, "colorectal cancer", "Disease")]]
     for rec in records:
         for ent in rec["entities"]:
             assert rec["text"][ent["start_char"]:ent["end_char"]] == ent["text"]
-            assert ent["label"] == "Disease" and 0 < ent["confidence"] <= 1
+            assert 0.5 < ent["confidence"] <= 1
     assert stats.annotated == 3 and stats.bad == 0 and not messages
 
 
