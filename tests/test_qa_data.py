@@ -126,15 +126,25 @@ def test_qa_data_real_bioasq_and_squad(shared_data):
 # BioASQ metric ----------------------------------------------------------------
 
 def test_qa_pool_bioasq_answers():
+    """BioBERT's transform_nbset2bioasqform.py by hand: candidates taken by
+    probability, "" and >100-character answers dropped (a whitespace-only
+    answer is not "" and stays), lower-cased duplicates summed with the most
+    probable spelling, top 5."""
     candidates = [
-        ("MARS", 0.4), ("Venus", 0.5), ("mars", 0.3), ("", 0.9), ("  ", 0.9),
-        ("x" * 101, 0.95), ("x" * 100, 0.01), ("A", 0.1), ("B", 0.1), ("C", 0.05),
+        ("MARS", 0.4), ("Venus", 0.5), ("mars", 0.3), ("", 0.9), ("  ", 0.05),
+        ("x" * 101, 0.95), ("x" * 100, 0.01), ("A", 0.1), ("B", 0.1), ("C", 0.02),
     ]
     pooled = pool_bioasq_answers(candidates)
-    assert [t for t, _ in pooled] == ["MARS", "Venus", "A", "B", "C"]
-    assert pooled[0][1] == pytest.approx(0.7)
+    assert [t for t, _ in pooled] == ["MARS", "Venus", "A", "B", "  "]
+    assert [p for _, p in pooled] == pytest.approx([0.7, 0.5, 0.1, 0.1, 0.05])
     # the spelling of the most probable member is kept
     assert pool_bioasq_answers([("mars", 0.2), ("Mars", 0.5)]) == [("Mars", pytest.approx(0.7))]
+    # equal sums: the order in which the merged answers come when the
+    # candidates are sorted by probability ("a" at 0.5 before "b" at 0.25),
+    # not the order of the input
+    assert pool_bioasq_answers([("b", 0.25), ("a", 0.5), ("B", 0.25)]) == [("a", 0.5), ("b", 0.5)]
+    # not stripped: " x" and "x" are two answers
+    assert pool_bioasq_answers([(" x", 0.25), ("x", 0.5)]) == [("x", 0.5), (" x", 0.25)]
     assert pool_bioasq_answers([]) == []
 
 
@@ -160,6 +170,35 @@ def test_qa_bioasq_factoid_scores_hand_made():
     assert scores["lenient"] == pytest.approx(2 / 4)
     assert scores["mrr"] == pytest.approx((1 + 1 / 3) / 4)
     assert bioasq_factoid_scores({}, {})["strict"] is None
+
+
+def test_qa_bioasq_matching_lower_case_only():
+    """The official evaluator lower-cases and compares with String.equals:
+    no stripping on either side."""
+    golden = {"q1": [" fewer than 100"], "q2": ["fewer than 100"], "q3": ["tp53"], "q4": ["p53 "]}
+    predictions = {
+        "q1": ["fewer than 100"],  # gold has a leading space: never credited
+        "q2": ["x", "Fewer Than 100 "],  # trailing space in the answer: wrong
+        "q3": ["a", "TP53"],  # letter case only: rank 2
+        "q4": ["P53 "],  # identical after lower-casing, space included: rank 1
+    }
+    scores = bioasq_factoid_scores(predictions, golden)
+    assert scores["strict"] == pytest.approx(1 / 4)
+    assert scores["lenient"] == pytest.approx(2 / 4)
+    assert scores["mrr"] == pytest.approx((1 / 2 + 1) / 4)
+
+
+def test_qa_bioasq_leading_space_gold_in_4b(shared_data):
+    """4b golden batch 4, question 57090c33cf1c325851000013: the gold answer
+    is ' fewer than 100' (leading space), which an extracted span never
+    equals; the reader keeps it as it is."""
+    from spacy_biobert.cli.evaluate_qa import load_factoid_golden
+
+    qid = "57090c33cf1c325851000013"
+    golden = load_factoid_golden(shared_data / "qa" / "bioasq" / "test" / "4B4_golden.json")
+    assert golden[qid] == [" fewer than 100"]
+    scores = bioasq_factoid_scores({qid: ["fewer than 100", "Fewer than 100"]}, {qid: golden[qid]})
+    assert (scores["strict"], scores["lenient"], scores["mrr"]) == (0.0, 0.0, 0.0)
 
 
 def test_qa_squad_exact_f1_and_qa_score():
