@@ -366,6 +366,10 @@ def test_qa_nbest_softmax_by_hand(qa_nlp):
     assert [g[:3] for g in got] == [("aa bb", 0, 5), ("aa", 0, 2), ("bb", 3, 5), ("bb cc", 3, 8)]
     assert [g[3] for g in got] == pytest.approx([1 / z, math.exp(-2) / z, math.exp(-2) / z, math.exp(-3) / z])
     assert sum(g[3] for g in got) == pytest.approx(1.0)
+    # n_best_size 2: the top-2 starts are [CLS] and the question, so no span
+    # is left (run_squad.py ranks every position before it drops invalid ones)
+    with _cfg(pipe, n_best_size=2, max_answer_length=2, top_k=20, null_answer=False, probabilities="nbest"):
+        assert _answers(pipe, text, [(window, logits)]) == []
     # top_k cuts the list, the probabilities stay those of the n-best list
     with _cfg(pipe, n_best_size=4, max_answer_length=2, top_k=2, null_answer=False, probabilities="nbest"):
         assert [g[3] for g in _answers(pipe, text, [(window, logits)])] == pytest.approx([1 / z, math.exp(-2) / z])
@@ -399,6 +403,15 @@ def test_qa_nbest_one_answer_per_text(qa_nlp):
     with _cfg(pipe, n_best_size=20, max_answer_length=1, top_k=20, null_answer=False, probabilities="product"):
         got = _answers(pipe, text, [(window, logits)])
     assert [g[:3] for g in got] == [("aa", 0, 2), ("bb", 3, 5)]
+    # the duplicate kept is the one with the higher start + end logit: aa at 6
+    # (2 + 2) beats aa at 0 (3 - 1), though its start logit is lower
+    logits[3], logits[5] = (3, -1), (2, 2)
+    with _cfg(pipe, n_best_size=20, max_answer_length=1, top_k=20, null_answer=False, probabilities="nbest"):
+        got = _answers(pipe, text, [(window, logits)])
+    assert got == [
+        ("aa", 6, 8, pytest.approx(1 / (1 + math.exp(-4)))),
+        ("bb", 3, 5, pytest.approx(math.exp(-4) / (1 + math.exp(-4)))),
+    ]
 
 
 def test_qa_nbest_max_context():
