@@ -415,35 +415,32 @@ def make_qa_scorer():
 def pool_bioasq_answers(
     candidates: Iterable[Tuple[str, float]], *, top_k: int = 5, max_chars: int = 100
 ) -> List[Tuple[str, float]]:
-    """BioASQ factoid post-processing of one question (BioBERT's
-    transform_n2b_factoid): pool the n-best answers of all its snippets, drop
-    empty answers and answers longer than `max_chars` characters, merge the
-    answers whose lower-cased text is identical by summing their
-    probabilities, and keep the `top_k` best.
+    """BioASQ factoid post-processing of one question, as BioBERT's
+    biocodes/transform_nbset2bioasqform.py does it: pool the n-best answers of
+    all its snippets and go through them by probability, highest first; drop
+    empty answers ("") and answers longer than `max_chars` characters; merge
+    the answers whose lower-cased text is identical by summing their
+    probabilities (the merged answer keeps the spelling of its first, i.e.
+    most probable, member); rank by summed probability and keep the `top_k`
+    best. Texts are not stripped (the official evaluator does not strip).
 
     candidates (Iterable[Tuple[str, float]]): (answer text, probability) from
         every snippet of the question.
     RETURNS (List[Tuple[str, float]]): (text, summed probability), best first;
-        a merged answer keeps the spelling of its most probable member
-        (ties: the first seen).
+        ties keep the order in which the merged answers were first met.
     """
+    ordered = sorted(((str(t), float(p)) for t, p in candidates), key=lambda c: c[1], reverse=True)
     merged: Dict[str, List[Any]] = {}
-    order: Dict[str, int] = {}
-    for text, prob in candidates:
-        text = text.strip()
-        if not text or len(text) > max_chars:
+    for text, prob in ordered:
+        if text == "" or len(text) > max_chars:
             continue
         key = text.lower()
-        if key not in merged:
-            merged[key] = [text, float(prob), float(prob)]
-            order[key] = len(order)
+        if key in merged:
+            merged[key][1] += prob
         else:
-            entry = merged[key]
-            entry[1] += float(prob)
-            if float(prob) > entry[2]:
-                entry[0], entry[2] = text, float(prob)
-    ranked = sorted(merged.items(), key=lambda kv: (-kv[1][1], order[kv[0]]))
-    return [(entry[0], entry[1]) for _, entry in ranked[:top_k]]
+            merged[key] = [text, prob]
+    ranked = sorted(merged.values(), key=lambda entry: entry[1], reverse=True)
+    return [(entry[0], entry[1]) for entry in ranked[:top_k]]
 
 
 def golden_synonyms(exact_answer: Any) -> List[str]:
@@ -462,8 +459,14 @@ def bioasq_factoid_scores(
 ) -> Dict[str, Any]:
     """BioASQ factoid strict accuracy, lenient accuracy and MRR.
 
-    An answer is correct when, lower-cased (and stripped), it equals one of
-    the question's gold synonyms lower-cased. Strict: the first answer is
+    An answer is correct when, lower-cased, it equals one of the question's
+    gold synonyms lower-cased, as the official BioASQ evaluator
+    (BioASQ/Evaluation-Measures, flat/BioASQEvaluation: ``Task1bData.
+    readExactAnswerArray`` lower-cases every answer, ``ExactAnswer.
+    containsAnswerSynonym`` compares with ``String.equals``) decides it:
+    nothing is stripped, so a gold answer with a leading space (4b batch 4,
+    question 57090c33cf1c325851000013: ' fewer than 100') can never be
+    credited. Strict: the first answer is
     correct; lenient: one of the first `top_k` is; MRR: the mean of 1/rank of
     the first correct answer (0 if none). All three average over every
     question of `golden`: a question without predictions counts as wrong;
@@ -477,12 +480,12 @@ def bioasq_factoid_scores(
     strict = lenient = rr = 0.0
     answered = 0
     for qid, synonyms in golden.items():
-        gold = {s.strip().lower() for s in synonyms}
+        gold = {s.lower() for s in synonyms}
         ranked = list(predictions.get(qid) or [])[:top_k]
         if ranked:
             answered += 1
         for rank, answer in enumerate(ranked, start=1):
-            if answer.strip().lower() in gold:
+            if answer.lower() in gold:
                 strict += float(rank == 1)
                 lenient += 1.0
                 rr += 1.0 / rank

@@ -300,3 +300,169 @@ print(json.dumps({{
     assert result["empty"] == []
     assert result["tuple_q"] == ["which disease ?"]
     assert result["span_texts_ok"]
+
+
+# Scores as BioBERT's run_qa.py computes them (write_predictions) ------------
+# The expected values below are worked out by hand from run_squad.py's rules
+# (top-n starts x top-n ends per window, valid spans only, sorted by start +
+# end logit, one per final text, softmax over the n-best list), not by calling
+# the code under test.
+
+import contextlib
+import math
+
+from spacy_biobert.pipeline.qa import Window, _is_max_context
+
+
+def _offsets(text):
+    """Character offsets of the space-separated words of `text`."""
+    out, pos = [], 0
+    for word in text.split(" "):
+        out.append((pos, pos + len(word)))
+        pos += len(word) + 1
+    return out
+
+
+def _window(offsets, p_first, n_ctx):
+    """[CLS] q [SEP] passage[p_first:p_first + n_ctx] [SEP]: the passage part
+    starts at position 3."""
+    length = 3 + n_ctx + 1
+    return Window(list(range(length)), [0] * length, 3, p_first, n_ctx, offsets)
+
+
+@contextlib.contextmanager
+def _cfg(pipe, **cfg):
+    saved = dict(pipe.cfg)
+    pipe.cfg.update(cfg)
+    try:
+        yield pipe
+    finally:
+        pipe.cfg.clear()
+        pipe.cfg.update(saved)
+
+
+def _answers(pipe, text, windows_logits):
+    doc = set_questions(spacy.blank("en").make_doc(text), ["q ?"])
+    pipe.set_annotations([doc], [[windows_logits]])
+    return [(a["text"], a["start_char"], a["end_char"], a["score"]) for a in doc._.answers[0]["answers"]]
+
+
+def test_qa_nbest_softmax_by_hand(qa_nlp):
+    """One window, n_best_size 4, max_answer_length 2. Top-4 starts are
+    [CLS], the question, aa, bb (only aa, bb are in the passage); top-4 ends
+    are [CLS], bb, cc, aa. Valid spans: aa-bb 3+2=5, aa 3+0=3, bb 1+2=3,
+    bb-cc 1+1=2 (aa-cc is 3 wordpieces): softmax over these four only."""
+    text = "aa bb cc dd"
+    window = _window(_offsets(text), 0, 4)
+    logits = numpy.array([
+        # [CLS]  q    [SEP] aa   bb   cc   dd   [SEP]
+        [6, 5, -10, 3, 1, 0, -10, -10],
+        [6, -10, -10, 0, 2, 1, -10, -10],
+    ], dtype="float32").T
+    z = 1 + 2 * math.exp(-2) + math.exp(-3)
+    pipe = qa_nlp.get_pipe("qa")
+    with _cfg(pipe, n_best_size=4, max_answer_length=2, top_k=20, null_answer=False, probabilities="nbest"):
+        got = _answers(pipe, text, [(window, logits)])
+    assert [g[:3] for g in got] == [("aa bb", 0, 5), ("aa", 0, 2), ("bb", 3, 5), ("bb cc", 3, 8)]
+    assert [g[3] for g in got] == pytest.approx([1 / z, math.exp(-2) / z, math.exp(-2) / z, math.exp(-3) / z])
+    assert sum(g[3] for g in got) == pytest.approx(1.0)
+    # n_best_size 2: the top-2 starts are [CLS] and the question, so no span
+    # is left (run_squad.py ranks every position before it drops invalid ones)
+    with _cfg(pipe, n_best_size=2, max_answer_length=2, top_k=20, null_answer=False, probabilities="nbest"):
+        assert _answers(pipe, text, [(window, logits)]) == []
+    # top_k cuts the list, the probabilities stay those of the n-best list
+    with _cfg(pipe, n_best_size=4, max_answer_length=2, top_k=2, null_answer=False, probabilities="nbest"):
+        assert [g[3] for g in _answers(pipe, text, [(window, logits)])] == pytest.approx([1 / z, math.exp(-2) / z])
+    # "product" (the earlier scoring): start x end probability, softmaxes over
+    # [CLS] + passage, the 4 best products, not renormalised
+    zs = math.exp(6) + math.exp(3) + math.exp(1) + 1 + math.exp(-10)
+    ze = math.exp(6) + 1 + math.exp(2) + math.exp(1) + math.exp(-10)
+    with _cfg(pipe, n_best_size=4, max_answer_length=2, top_k=20, null_answer=False, probabilities="product"):
+        got = _answers(pipe, text, [(window, logits)])
+    assert [g[:3] for g in got] == [("aa bb", 0, 5), ("aa", 0, 2), ("bb", 3, 5), ("bb cc", 3, 8)]
+    assert [g[3] for g in got] == pytest.approx([math.exp(e) / (zs * ze) for e in (5, 3, 3, 2)])
+
+
+def test_qa_nbest_one_answer_per_text(qa_nlp):
+    """'aa' at characters 0-2 and 6-8: the second (lower) is dropped, in both
+    scorings; the softmax runs over aa (2+2) and bb (0+0) only, not over the
+    duplicate nor [CLS]."""
+    text = "aa bb aa"
+    window = _window(_offsets(text), 0, 3)
+    logits = numpy.array([
+        [0, -20, -20, 2, 0, 1, -20],
+        [0, -20, -20, 2, 0, 1, -20],
+    ], dtype="float32").T
+    pipe = qa_nlp.get_pipe("qa")
+    with _cfg(pipe, n_best_size=20, max_answer_length=1, top_k=20, null_answer=False, probabilities="nbest"):
+        got = _answers(pipe, text, [(window, logits)])
+    assert got == [
+        ("aa", 0, 2, pytest.approx(1 / (1 + math.exp(-4)))),
+        ("bb", 3, 5, pytest.approx(math.exp(-4) / (1 + math.exp(-4)))),
+    ]
+    with _cfg(pipe, n_best_size=20, max_answer_length=1, top_k=20, null_answer=False, probabilities="product"):
+        got = _answers(pipe, text, [(window, logits)])
+    assert [g[:3] for g in got] == [("aa", 0, 2), ("bb", 3, 5)]
+    # the duplicate kept is the one with the higher start + end logit: aa at 6
+    # (2 + 2) beats aa at 0 (3 - 1), though its start logit is lower
+    logits[3], logits[5] = (3, -1), (2, 2)
+    with _cfg(pipe, n_best_size=20, max_answer_length=1, top_k=20, null_answer=False, probabilities="nbest"):
+        got = _answers(pipe, text, [(window, logits)])
+    assert got == [
+        ("aa", 6, 8, pytest.approx(1 / (1 + math.exp(-4)))),
+        ("bb", 3, 5, pytest.approx(math.exp(-4) / (1 + math.exp(-4)))),
+    ]
+
+
+def test_qa_nbest_max_context():
+    """run_squad.py's _check_is_max_context, on its own docstring example:
+    'bought' (word 7) is in span B (words 3-7) and C (words 6-10); C gives it
+    more context."""
+    spans = [(0, 5), (3, 5), (6, 5)]
+    assert _is_max_context(spans, 2, 7) and not _is_max_context(spans, 1, 7)
+    assert _is_max_context(spans, 0, 0)
+    # equal context: the first window wins
+    assert _is_max_context([(0, 3), (2, 3)], 0, 2) and not _is_max_context([(0, 3), (2, 3)], 1, 2)
+    assert _is_max_context([(0, 4), (2, 4)], 0, 2) and not _is_max_context([(0, 4), (2, 4)], 1, 2)
+
+
+def test_qa_nbest_start_must_have_max_context(qa_nlp):
+    """Passage t0..t5 in two windows (t0-t3, t2-t5). t2's max-context window
+    is the first (min(2, 1) vs min(0, 3)), t3's the second. A start at t2 in
+    the second window is ignored however high its logits; one at t3 is kept."""
+    text = "t0 t1 t2 t3 t4 t5"
+    offsets = _offsets(text)
+    w0, w1 = _window(offsets, 0, 4), _window(offsets, 2, 4)
+    l0 = numpy.full((8, 2), -10.0, dtype="float32")
+    l0[4] = 1.0  # t1: start and end
+    l1 = numpy.full((8, 2), -10.0, dtype="float32")
+    l1[3, 0], l1[4, 1] = 10.0, 10.0  # t2 -> t3 in the second window
+    pipe = qa_nlp.get_pipe("qa")
+    with _cfg(pipe, n_best_size=1, top_k=20, null_answer=False, probabilities="nbest"):
+        assert _answers(pipe, text, [(w0, l0), (w1, l1)]) == [("t1", 3, 5, 1.0)]
+        l1[3, 0], l1[4, 0] = -10.0, 10.0  # t3 -> t3 in the second window
+        assert _answers(pipe, text, [(w0, l0), (w1, l1)]) == [("t3", 9, 11, 1.0)]
+
+
+def test_qa_probabilities_setting(tiny_bert, qa_nlp, tmp_path):
+    """The factory default is "nbest"; a pipeline saved without the setting
+    (before it existed) loads with it; an unknown value is an error."""
+    assert qa_nlp.get_pipe("qa").cfg["probabilities"] == "nbest"
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E103\]"):
+        make_qa_nlp(tiny_bert, probabilities="softmax")
+    qa_nlp.to_disk(tmp_path / "old")
+    config = (tmp_path / "old" / "config.cfg").read_text(encoding="utf8")
+    assert 'probabilities = "nbest"\n' in config
+    (tmp_path / "old" / "config.cfg").write_text(config.replace('probabilities = "nbest"\n', ""), encoding="utf8")
+    cfg_path = tmp_path / "old" / "qa" / "cfg"
+    import json
+
+    cfg = json.loads(cfg_path.read_text(encoding="utf8"))
+    del cfg["probabilities"]
+    cfg_path.write_text(json.dumps(cfg), encoding="utf8")
+    nlp = spacy.load(tmp_path / "old")
+    assert nlp.get_pipe("qa").cfg["probabilities"] == "nbest"
+    doc = nlp(_doc(nlp))
+    assert doc._.answers == qa_nlp(_doc(qa_nlp))._.answers
+    product = make_qa_nlp(tiny_bert, probabilities="product")
+    assert product.get_pipe("qa").cfg["probabilities"] == "product"

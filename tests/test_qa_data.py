@@ -2,7 +2,9 @@
 metric on hand-made cases, and evaluate-qa on a tiny test folder."""
 
 import json
+import math
 
+import numpy
 import pytest
 import spacy
 from spacy.training import Example
@@ -126,15 +128,25 @@ def test_qa_data_real_bioasq_and_squad(shared_data):
 # BioASQ metric ----------------------------------------------------------------
 
 def test_qa_pool_bioasq_answers():
+    """BioBERT's transform_nbset2bioasqform.py by hand: candidates taken by
+    probability, "" and >100-character answers dropped (a whitespace-only
+    answer is not "" and stays), lower-cased duplicates summed with the most
+    probable spelling, top 5."""
     candidates = [
-        ("MARS", 0.4), ("Venus", 0.5), ("mars", 0.3), ("", 0.9), ("  ", 0.9),
-        ("x" * 101, 0.95), ("x" * 100, 0.01), ("A", 0.1), ("B", 0.1), ("C", 0.05),
+        ("MARS", 0.4), ("Venus", 0.5), ("mars", 0.3), ("", 0.9), ("  ", 0.05),
+        ("x" * 101, 0.95), ("x" * 100, 0.01), ("A", 0.1), ("B", 0.1), ("C", 0.02),
     ]
     pooled = pool_bioasq_answers(candidates)
-    assert [t for t, _ in pooled] == ["MARS", "Venus", "A", "B", "C"]
-    assert pooled[0][1] == pytest.approx(0.7)
+    assert [t for t, _ in pooled] == ["MARS", "Venus", "A", "B", "  "]
+    assert [p for _, p in pooled] == pytest.approx([0.7, 0.5, 0.1, 0.1, 0.05])
     # the spelling of the most probable member is kept
     assert pool_bioasq_answers([("mars", 0.2), ("Mars", 0.5)]) == [("Mars", pytest.approx(0.7))]
+    # equal sums: the order in which the merged answers come when the
+    # candidates are sorted by probability ("a" at 0.5 before "b" at 0.25),
+    # not the order of the input
+    assert pool_bioasq_answers([("b", 0.25), ("a", 0.5), ("B", 0.25)]) == [("a", 0.5), ("b", 0.5)]
+    # not stripped: " x" and "x" are two answers
+    assert pool_bioasq_answers([(" x", 0.25), ("x", 0.5)]) == [("x", 0.5), (" x", 0.25)]
     assert pool_bioasq_answers([]) == []
 
 
@@ -160,6 +172,35 @@ def test_qa_bioasq_factoid_scores_hand_made():
     assert scores["lenient"] == pytest.approx(2 / 4)
     assert scores["mrr"] == pytest.approx((1 + 1 / 3) / 4)
     assert bioasq_factoid_scores({}, {})["strict"] is None
+
+
+def test_qa_bioasq_matching_lower_case_only():
+    """The official evaluator lower-cases and compares with String.equals:
+    no stripping on either side."""
+    golden = {"q1": [" fewer than 100"], "q2": ["fewer than 100"], "q3": ["tp53"], "q4": ["p53 "]}
+    predictions = {
+        "q1": ["fewer than 100"],  # gold has a leading space: never credited
+        "q2": ["Fewer Than 100 "],  # trailing space in the answer: wrong
+        "q3": ["a", "TP53"],  # letter case only: rank 2
+        "q4": ["x", "P53 "],  # identical after lower-casing, space included: rank 2
+    }
+    scores = bioasq_factoid_scores(predictions, golden)
+    assert scores["strict"] == 0.0
+    assert scores["lenient"] == pytest.approx(2 / 4)
+    assert scores["mrr"] == pytest.approx((1 / 2 + 1 / 2) / 4)
+
+
+def test_qa_bioasq_leading_space_gold_in_4b(shared_data):
+    """4b golden batch 4, question 57090c33cf1c325851000013: the gold answer
+    is ' fewer than 100' (leading space), which an extracted span never
+    equals; the reader keeps it as it is."""
+    from spacy_biobert.cli.evaluate_qa import load_factoid_golden
+
+    qid = "57090c33cf1c325851000013"
+    golden = load_factoid_golden(shared_data / "qa" / "bioasq" / "test" / "4B4_golden.json")
+    assert golden[qid] == [" fewer than 100"]
+    scores = bioasq_factoid_scores({qid: ["fewer than 100", "Fewer than 100"]}, {qid: golden[qid]})
+    assert (scores["strict"], scores["lenient"], scores["mrr"]) == (0.0, 0.0, 0.0)
 
 
 def test_qa_squad_exact_f1_and_qa_score():
@@ -220,9 +261,18 @@ def test_qa_evaluate_bioasq_cli(tiny_bert, tmp_path):
     nlp.initialize()
     nlp.to_disk(tmp_path / "model")
     out, md = tmp_path / "m.json", tmp_path / "m.md"
-    result = CliRunner().invoke(app, ["evaluate-qa", str(tmp_path / "model"), str(test_dir), "--output", str(out), "--markdown", str(md)])
+    result = CliRunner().invoke(app, [
+        "evaluate-qa", str(tmp_path / "model"), str(test_dir), "--output", str(out), "--markdown", str(md),
+        "--probabilities", "nbest,product",
+    ])
     assert result.exit_code == 0, result.output
     metrics = json.loads(out.read_text())
+    assert metrics["probabilities"] == "nbest"
+    assert set(metrics["by_probabilities"]) == {"nbest", "product"}
+    assert metrics["per_batch"] == metrics["by_probabilities"]["nbest"]["per_batch"]
+    assert "### QA: BioASQ factoid (product)" in md.read_text()
+    bad = CliRunner().invoke(app, ["evaluate-qa", str(tmp_path / "model"), str(test_dir), "--probabilities", "softmax"])
+    assert bad.exit_code != 0 and "(spacy-biobert) [E103]" in str(bad.exception)
     [batch] = metrics["per_batch"]
     assert batch["n_questions"] == 3 and batch["n_answered"] == 2 and batch["n_snippets"] == 3
     # the batch's scores are those of its pooled predictions against the golden file
@@ -253,17 +303,92 @@ def test_qa_evaluate_bioasq_restores_component_settings(tiny_bert, tmp_path):
     before = dict(qa.cfg)
     assert (before["top_k"], before["null_answer"]) == (5, True)
     seen = []
-    real_pipe = qa.pipe
+    real_decode = qa._decode
 
-    def spy(docs, **kwargs):
-        seen.append((qa.cfg["top_k"], qa.cfg["null_answer"]))
-        return real_pipe(docs, **kwargs)
+    def spy(*args, **kwargs):
+        seen.append((qa.cfg["top_k"], qa.cfg["n_best_size"], qa.cfg["null_answer"]))
+        return real_decode(*args, **kwargs)
 
-    qa.pipe = spy
+    qa._decode = spy
     results = evaluate_bioasq(nlp, test_dir, n_best=20, null_answer=False, show_progress=False)
     assert results["per_batch"][0]["n_snippets"] == 3
-    assert seen and set(seen) == {(20, False)}  # the run used the evaluation's settings
+    assert len(seen) == 3 and set(seen) == {(20, 20, False)}  # the run used the evaluation's settings
     assert qa.cfg == before  # and the component has its own back
     with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E108\]"):
         evaluate_bioasq(nlp, tmp_path / "empty", n_best=7, show_progress=False)
     assert qa.cfg == before
+
+
+def _synthetic_scores(logits_by_word, cls):
+    """A predict() stand-in: one window per doc, [CLS] q [SEP] words [SEP],
+    logits from a table (start, end) per word; the question and [SEP] -20."""
+    from spacy_biobert.pipeline.qa import Window
+
+    def predict(docs):
+        out = []
+        for doc in docs:
+            words = doc.text.split(" ")
+            offsets, pos = [], 0
+            for w in words:
+                offsets.append((pos, pos + len(w)))
+                pos += len(w) + 1
+            length = 3 + len(words) + 1
+            window = Window(list(range(length)), [0] * length, 3, 0, len(words), offsets)
+            logits = numpy.full((length, 2), -20.0)
+            logits[0] = cls[doc.text]
+            for i, w in enumerate(words):
+                logits[3 + i] = logits_by_word[w]
+            out.append([[(window, logits)]])
+        return out
+
+    return predict
+
+
+def test_qa_bioasq_nbest_and_product_rank_differently(tiny_bert, tmp_path, monkeypatch):
+    """One question, two snippets, gold 'XX'. Snippet 1 'xx zz': [CLS] has
+    logits 10/10, xx 0/0, zz -20/-20. Snippet 2 'yy ww': [CLS] -20, yy 1/1,
+    ww 0/0. n-best (by hand): snippet 1 xx = 1/(1 + e^-20 + e^-40), snippet 2
+    softmax of (2, 1, 0) over yy, 'yy ww', ww: xx is first, strict 1. Product:
+    xx = (1/(e^10 + 1 + e^-20))^2 is about 2e-9, yy = (e/(e + 1 + e^-20))^2 =
+    0.534: xx is 4th (after yy, 'yy ww', ww), strict 0, MRR 1/4."""
+    from spacy_biobert.cli.evaluate_qa import evaluate_bioasq
+
+    test_dir = tmp_path / "bioasq"
+    test_dir.mkdir()
+    test = _squad([
+        ("xx zz", [{"id": "aaa_001", "question": "Which?"}]),
+        ("yy ww", [{"id": "aaa_002", "question": "Which?"}]),
+    ])
+    (test_dir / "BioASQ-test-factoid-6b-1.json").write_text(json.dumps(test), encoding="utf8")
+    golden = {"questions": [{"id": "aaa", "type": "factoid", "exact_answer": [["XX"]]}]}
+    (test_dir / "6B1_golden.json").write_text(json.dumps(golden), encoding="utf8")
+    nlp = spacy.blank("en")
+    nlp.add_pipe("biobert_qa", name="qa", config={
+        "model": {"name": str(tiny_bert), "tokenizer_config": {"name": str(tiny_bert)}, "max_length": 32},
+    })
+    nlp.initialize()
+    pipe = nlp.get_pipe("qa")
+    monkeypatch.setattr(pipe, "predict", _synthetic_scores(
+        {"xx": (0, 0), "zz": (-20, -20), "yy": (1, 1), "ww": (0, 0)},
+        {"xx zz": (10, 10), "yy ww": (-20, -20)},
+    ))
+    results = evaluate_bioasq(nlp, test_dir, probabilities=["nbest", "product"], show_progress=False)
+    nbest = results["by_probabilities"]["nbest"]
+    product = results["by_probabilities"]["product"]
+    assert results["probabilities"] == "nbest" and results["per_batch"] == nbest["per_batch"]
+    e = math.exp
+    z1 = 1 + e(-20) + e(-40)
+    z2 = e(2) + e(1) + 1
+    assert nbest["predictions"]["6b-1:aaa"] == [
+        ("xx", pytest.approx(1 / z1)), ("yy", pytest.approx(e(2) / z2)), ("yy ww", pytest.approx(e(1) / z2)),
+        ("ww", pytest.approx(1 / z2)), ("xx zz", pytest.approx(e(-20) / z1, rel=1e-6)),
+    ]
+    ps_x = 1 / (e(10) + 1 + e(-20))
+    ps_y, ps_w = e(1) / (e(1) + 1 + e(-20)), 1 / (e(1) + 1 + e(-20))
+    assert product["predictions"]["6b-1:aaa"] == [
+        ("yy", pytest.approx(ps_y * ps_y)), ("yy ww", pytest.approx(ps_y * ps_w)), ("ww", pytest.approx(ps_w * ps_w)),
+        ("xx", pytest.approx(ps_x * ps_x)), ("xx zz", pytest.approx(ps_x * e(-20) / (e(10) + 1 + e(-20)), rel=1e-6)),
+    ]
+    [b_nbest], [b_product] = nbest["per_batch"], product["per_batch"]
+    assert (b_nbest["strict"], b_nbest["lenient"], b_nbest["mrr"]) == (1.0, 1.0, 1.0)
+    assert (b_product["strict"], b_product["lenient"], b_product["mrr"]) == (0.0, 1.0, 0.25)

@@ -1,19 +1,24 @@
 """Evaluate a question-answering pipeline on the BioASQ factoid test batches
 exactly as BioASQ / BioBERT do (PROTOCOL, QA): run it over every snippet of
-every question, pool each question's n-best answers over its snippets (drop
-empty and >100-character answers, merge identical lower-cased strings by
-summing their probabilities, keep the top 5), then strict accuracy, lenient
-accuracy and MRR over all factoid questions of each golden file, per batch and
-per year. Writes JSON and a markdown table."""
+every question, take each snippet's n-best answers with BioBERT's n-best
+probabilities (``--probabilities nbest``, the default; ``product`` is the
+earlier start x end probability), pool each question's answers over its
+snippets (drop empty and >100-character answers, merge identical lower-cased
+strings by summing their probabilities, keep the top 5), then strict
+accuracy, lenient accuracy and MRR over all factoid questions of each golden
+file (lower-cased exact match, as the official evaluator), per batch and per
+year. Several scorings (``--probabilities nbest,product``) share one pass of
+the encoder. Writes JSON and a markdown table."""
 
 import json
 import re
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import spacy
 import typer
+from spacy.util import minibatch
 from tqdm import tqdm
 from wasabi import msg
 
@@ -90,54 +95,89 @@ def _qa_pipe(nlp: Any, component: Optional[str]) -> Any:
 def evaluate_bioasq(
     nlp: Any, test_dir: Path, *, component: Optional[str] = None, n_best: int = 20,
     null_answer: bool = False, batch_size: int = 32, show_progress: bool = True,
-    years: Optional[List[str]] = None,
+    years: Optional[List[str]] = None, probabilities: Union[str, Sequence[str]] = "nbest",
 ) -> Dict[str, Any]:
     """Run `nlp` over the BioASQ factoid test batches of `test_dir` and score
     them (see the module docstring).
 
-    n_best (int): answers taken per snippet before pooling (BioBERT: 20).
+    n_best (int): answers taken per snippet before pooling (BioBERT: 20); the
+        component's n-best list is this long too.
     null_answer (bool): let a snippet give no answer when [CLS] wins; off by
         default, as in the paper's SQuAD v1.1-style factoid runs.
     years (Optional[List[str]]): only these years' batches (e.g. ["6b"]).
-    RETURNS (Dict[str, Any]): per_batch, per_year, predictions.
+    probabilities (Union[str, Sequence[str]]): the answer probabilities pooled:
+        "nbest" (BioBERT's n-best softmax) or "product"; several (a list) are
+        scored from the same encoder pass.
+    RETURNS (Dict[str, Any]): per_batch, per_year, predictions, probabilities
+        (of the first scoring); with several scorings also by_probabilities:
+        scoring -> {per_batch, per_year, predictions}.
     """
-    from ..pipeline.qa import set_questions
+    from ..pipeline.qa import _check_probabilities, set_questions
 
+    modes = [probabilities] if isinstance(probabilities, str) else list(dict.fromkeys(probabilities))
+    if not modes:
+        raise ValueError(Errors.E103.format(what="no probabilities to score"))
+    for mode in modes:
+        _check_probabilities(mode)
     pipe = _qa_pipe(nlp, component)
+    before = []
+    for _, proc in nlp.pipeline:
+        if proc is pipe:
+            break
+        before.append(proc)
     saved = dict(pipe.cfg)
     pipe.cfg["top_k"] = n_best
+    pipe.cfg["n_best_size"] = n_best
     pipe.cfg["null_answer"] = null_answer
-    attr = pipe.cfg["answers_attr"]
-    per_batch = []
-    predictions: Dict[str, List[Tuple[str, float]]] = {}
+    q_attr = pipe.cfg["questions_attr"]
+    out: Dict[str, Dict[str, Any]] = {m: {"per_batch": [], "predictions": {}} for m in modes}
     try:
         for year, batch, test_path, golden_path in find_bioasq_batches(test_dir, years):
             snippets = read_test_snippets(test_path)
             golden = load_factoid_golden(golden_path)
-            docs = (set_questions(nlp.make_doc(text), [question], attr=pipe.cfg["questions_attr"]) for _, text, question in snippets)
-            candidates: Dict[str, List[Tuple[str, float]]] = {}
+            candidates: Dict[str, Dict[str, List[Tuple[str, float]]]] = {m: {} for m in modes}
             start = time.perf_counter()
-            for (qid, _, _), doc in zip(snippets, tqdm(
-                nlp.pipe(docs, batch_size=batch_size), total=len(snippets),
-                desc=f"BioASQ {year} batch {batch}", unit="snippet", disable=not show_progress,
-            )):
-                records = doc._.get(attr) or []
-                answers = records[0]["answers"] if records else []
-                candidates.setdefault(qid, []).extend((a["text"], a["score"]) for a in answers)
-            pooled = {qid: pool_bioasq_answers(c) for qid, c in candidates.items()}
-            scores = bioasq_factoid_scores({q: [t for t, _ in p] for q, p in pooled.items()}, golden)
-            scores.update({
-                "year": year, "batch": batch, "n_snippets": len(snippets),
-                "test_file": test_path.name, "golden_file": golden_path.name,
-                "seconds": round(time.perf_counter() - start, 2),
-            })
-            per_batch.append(scores)
-            for qid, p in pooled.items():
-                predictions[f"{year}-{batch}:{qid}"] = p
+            progress = tqdm(total=len(snippets), desc=f"BioASQ {year} batch {batch}", unit="snippet", disable=not show_progress)
+            for chunk in minibatch(snippets, size=batch_size):
+                docs = [set_questions(nlp.make_doc(text), [question], attr=q_attr) for _, text, question in chunk]
+                for proc in before:
+                    docs = list(proc.pipe(docs)) if hasattr(proc, "pipe") else [proc(d) for d in docs]
+                # one encoder pass; each scoring decodes the same logits
+                scores = pipe.predict(docs)
+                for (qid, _, _), doc, doc_scores in zip(chunk, docs, scores):
+                    for mode in modes:
+                        answers = pipe._decode(doc.text, doc_scores[0], probabilities=mode) if doc_scores else []
+                        candidates[mode].setdefault(qid, []).extend((a["text"], a["score"]) for a in answers)
+                progress.update(len(chunk))
+            progress.close()
+            seconds = round(time.perf_counter() - start, 2)
+            for mode in modes:
+                pooled = {qid: pool_bioasq_answers(c) for qid, c in candidates[mode].items()}
+                scores_ = bioasq_factoid_scores({q: [t for t, _ in p] for q, p in pooled.items()}, golden)
+                scores_.update({
+                    "year": year, "batch": batch, "n_snippets": len(snippets),
+                    "test_file": test_path.name, "golden_file": golden_path.name,
+                    "seconds": seconds,
+                })
+                out[mode]["per_batch"].append(scores_)
+                for qid, p in pooled.items():
+                    out[mode]["predictions"][f"{year}-{batch}:{qid}"] = p
     finally:
         pipe.cfg.clear()
         pipe.cfg.update(saved)
-    return {"per_batch": per_batch, "per_year": _per_year(per_batch), "predictions": predictions}
+    for mode in modes:
+        out[mode]["per_year"] = _per_year(out[mode]["per_batch"])
+    first = modes[0]
+    result: Dict[str, Any] = {
+        "probabilities": first, "per_batch": out[first]["per_batch"],
+        "per_year": out[first]["per_year"], "predictions": out[first]["predictions"],
+    }
+    if len(modes) > 1:
+        result["by_probabilities"] = {
+            m: {"per_batch": out[m]["per_batch"], "per_year": out[m]["per_year"], "predictions": out[m]["predictions"]}
+            for m in modes
+        }
+    return result
 
 
 def _per_year(per_batch: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
@@ -163,20 +203,36 @@ def _pct(x: Optional[float]) -> str:
     return "-" if x is None else f"{100 * x:.2f}"
 
 
+_PROBABILITIES_TEXT = {
+    "nbest": "BioBERT's n-best probabilities (softmax of start + end logit over each snippet's n-best list)",
+    "product": "start x end probabilities (the earlier scoring, not renormalised)",
+}
+
+
 def markdown_table(results: Dict[str, Any]) -> str:
+    """The results as markdown: one section per scoring."""
+    by = results.get("by_probabilities") or {
+        results.get("probabilities", "nbest"): {"per_year": results["per_year"], "per_batch": results["per_batch"]}
+    }
+    parts = [_markdown_one(results, mode, r) for mode, r in by.items()]
+    return "\n".join(parts)
+
+
+def _markdown_one(results: Dict[str, Any], mode: str, scored: Dict[str, Any]) -> str:
     lines = [
-        "### QA: BioASQ factoid",
+        f"### QA: BioASQ factoid ({mode})",
         "",
         f"Model: `{results.get('model')}`; base model: `{results.get('base_model')}`. "
         "Metric: BioASQ strict / lenient accuracy and MRR (%) over all factoid questions "
-        "of each golden file; n-best answers pooled over a question's snippets, "
-        "empty and >100-character answers dropped, identical lower-cased answers "
-        "merged by summed probability, top 5. Year = mean over its batches.",
+        f"of each golden file; {_PROBABILITIES_TEXT.get(mode, mode)}; n-best answers pooled "
+        "over a question's snippets, empty and >100-character answers dropped, identical "
+        "lower-cased answers merged by summed probability, top 5; correct = equal to a gold "
+        "synonym after lower-casing (no stripping), as the official evaluator. Year = mean over its batches.",
         "",
         "| year | strict | lenient | MRR | paper BioBERT (S / L / MRR) | paper BERT MRR | questions |",
         "|---|---|---|---|---|---|---|",
     ]
-    for year, row in results["per_year"].items():
+    for year, row in scored["per_year"].items():
         paper = row.get("paper_biobert")
         paper_str = f"{paper['strict']} / {paper['lenient']} / {paper['mrr']}" if paper else "-"
         lines.append(
@@ -184,7 +240,7 @@ def markdown_table(results: Dict[str, Any]) -> str:
             f"| {paper_str} | {row.get('paper_bert_mrr', '-')} | {row['n_questions']} |"
         )
     lines += ["", "| batch | strict | lenient | MRR | questions | answered | snippets |", "|---|---|---|---|---|---|---|"]
-    for b in results["per_batch"]:
+    for b in scored["per_batch"]:
         lines.append(
             f"| {b['year']}-{b['batch']} | {_pct(b['strict'])} | {_pct(b['lenient'])} | "
             f"{_pct(b['mrr'])} | {b['n_questions']} | {b['n_answered']} | {b['n_snippets']} |"
@@ -200,6 +256,7 @@ def evaluate_qa_command(
     component: Optional[str] = typer.Option(None, "--component", help="Name of the QA component (default: the first biobert_qa)"),
     n_best: int = typer.Option(20, "--n-best", help="Answers per snippet before pooling"),
     null_answer: bool = typer.Option(False, "--null-answer/--no-null-answer", help="Let a snippet give no answer when [CLS] wins"),
+    probabilities: str = typer.Option("nbest", "--probabilities", help="Answer probabilities pooled: nbest (BioBERT's n-best softmax) or product (start x end probability); comma-separated to score several from one pass (the first is the main result)"),
     batch_size: int = typer.Option(32, "--batch-size"),
     years: str = typer.Option("", "--years", help="Comma-separated years to score (e.g. 6b); default: all in the folder"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id, -1 for CPU"),
@@ -218,6 +275,7 @@ def evaluate_qa_command(
     results.update(evaluate_bioasq(
         nlp, test_dir, component=component, n_best=n_best, null_answer=null_answer,
         batch_size=batch_size, years=[y for y in years.split(",") if y.strip()] or None,
+        probabilities=[p.strip() for p in probabilities.split(",") if p.strip()],
     ))
     write_results(results, markdown_table(results), output, markdown)
 

@@ -26,10 +26,24 @@ order (an empty list when there is no question)::
 
 ``start_char``/``end_char`` are character offsets into ``doc.text`` (the text
 is ``doc.text[start_char:end_char]``); the answers are the top ``top_k`` spans,
-best first. ``score`` is a probability: the window's softmax probability of
-the start wordpiece times that of the end wordpiece (the softmaxes run over
-[CLS] and the passage wordpieces of the window, never over the question or
-padding); a span found in several overlapping windows keeps its best score.
+best first, one per distinct answer text. ``score`` depends on the
+``probabilities`` setting:
+
+- ``"nbest"`` (default; BioBERT's run_qa.py = BERT's run_squad.py
+  ``write_predictions``, SQuAD v1.1 mode): the passage's n-best list is built
+  from the top ``n_best_size`` start x top ``n_best_size`` end wordpieces of
+  every window (valid spans only: inside the passage part, end >= start, at
+  most ``max_answer_length`` wordpieces, the start wordpiece in its "max
+  context" window), ranked by start logit + end logit, one span per distinct
+  answer text, at most ``n_best_size`` of them; ``score`` is the softmax of
+  start + end logit over that n-best list ([CLS] is not in it). The scores of
+  the whole n-best list sum to 1 per question and passage (the ``top_k``
+  shown sum to at most 1); this is the probability BioASQ pooling sums over a
+  question's snippets.
+- ``"product"`` (the earlier scoring): the window's softmax probability of
+  the start wordpiece times that of the end wordpiece (softmaxes over [CLS]
+  and the window's passage wordpieces), never renormalised; a text found in
+  several spans or windows keeps its best score.
 Records are plain data, so they survive ``DocBin(store_user_data=True)``,
 ``doc.to_bytes()`` and ``nlp.pipe(n_process=2)``; ``answer_spans(doc, i)``
 turns the answers of question ``i`` into ``Span`` objects.
@@ -37,10 +51,11 @@ turns the answers of question ``i`` into ``Span`` objects.
 No answer. Windows that do not contain the gold answer are trained to point
 at [CLS] (the Hugging Face SQuAD recipe). At prediction, with
 ``null_answer = true`` (the default), a question gets an empty answer list
-when the null score of [CLS] (start x end probability) beats the best span in
-every window, i.e. when the smallest null score over the windows is higher
-than the best span score; with ``null_answer = false`` the best spans are
-always returned (SQuAD v1.1 / BioASQ factoid evaluation).
+when the null score of [CLS] beats the best span in every window, i.e. when
+the smallest null score over the windows is higher than the best span score
+(``"nbest"``: start + end logit, run_squad.py's SQuAD 2.0 rule with threshold
+0; ``"product"``: start x end probability); with ``null_answer = false`` the
+best spans are always returned (SQuAD v1.1 / BioASQ factoid evaluation).
 
 Long passages are never cut. A passage longer than one window is split into
 overlapping windows: each window holds ``max_length`` wordpieces in all
@@ -83,6 +98,7 @@ DEFAULT_QA_MODEL = own_encoder_model_config("spacy-biobert.SpanExtractor.v1", 38
         "doc_stride": 128,
         "n_best_size": 20,
         "null_answer": True,
+        "probabilities": "nbest",
         "window_batch_size": 16,
         "questions_attr": QUESTIONS_ATTR,
         "answers_attr": ANSWERS_ATTR,
@@ -100,6 +116,7 @@ def make_biobert_qa(
     doc_stride: int = 128,
     n_best_size: int = 20,
     null_answer: bool = True,
+    probabilities: str = "nbest",
     window_batch_size: int = 16,
     questions_attr: str = QUESTIONS_ATTR,
     answers_attr: str = ANSWERS_ATTR,
@@ -113,6 +130,10 @@ def make_biobert_qa(
     doc_stride (int): passage wordpieces between the starts of two windows.
     n_best_size (int): best spans considered per window (before merging).
     null_answer (bool): give no answer when [CLS] beats every span.
+    probabilities (str): what an answer's score is: "nbest" (BioBERT's
+        n-best softmax, the default) or "product" (start x end probability,
+        the earlier scoring). Saved pipelines without the setting get the
+        default.
     window_batch_size (int): windows per encoder call.
     questions_attr (str): the Doc._ attribute holding the questions.
     answers_attr (str): the Doc._ attribute for the answers.
@@ -121,7 +142,7 @@ def make_biobert_qa(
     return QuestionAnswerer(
         nlp.vocab, model, name, top_k=top_k, max_answer_length=max_answer_length,
         doc_stride=doc_stride, n_best_size=n_best_size, null_answer=null_answer,
-        window_batch_size=window_batch_size, questions_attr=questions_attr,
+        probabilities=probabilities, window_batch_size=window_batch_size, questions_attr=questions_attr,
         answers_attr=answers_attr, scorer=scorer,
     )
 
@@ -176,6 +197,7 @@ class QuestionAnswerer(TrainablePipe):
         doc_stride: int = 128,
         n_best_size: int = 20,
         null_answer: bool = True,
+        probabilities: str = "nbest",
         window_batch_size: int = 16,
         questions_attr: str = QUESTIONS_ATTR,
         answers_attr: str = ANSWERS_ATTR,
@@ -188,6 +210,7 @@ class QuestionAnswerer(TrainablePipe):
         ):
             if value < 1:
                 raise ValueError(Errors.E103.format(what=f"{key} must be at least 1, got {value}"))
+        _check_probabilities(probabilities)
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -198,6 +221,7 @@ class QuestionAnswerer(TrainablePipe):
             "doc_stride": doc_stride,
             "n_best_size": n_best_size,
             "null_answer": null_answer,
+            "probabilities": probabilities,
             "window_batch_size": window_batch_size,
             "questions_attr": questions_attr,
             "answers_attr": answers_attr,
@@ -428,46 +452,25 @@ class QuestionAnswerer(TrainablePipe):
                 out[i] = row[:len(windows[i])]
         return out
 
-    def _decode(self, text: str, windows: List[Tuple[Window, numpy.ndarray]]) -> List[Dict[str, Any]]:
-        """The top_k answers of one question from its windows' logits."""
-        best: Dict[Tuple[int, int], float] = {}
-        null_scores = []
-        max_len = self.cfg["max_answer_length"]
-        n_best = self.cfg["n_best_size"]
-        for window, logits in windows:
-            p_start, p_end = _masked_softmax(logits, window.mask())
-            null_scores.append(float(p_start[0] * p_end[0]))
-            n = window.n_ctx
-            if n == 0:
-                continue
-            cs = window.ctx_start
-            grid = numpy.outer(p_start[cs:cs + n], p_end[cs:cs + n])
-            # keep start <= end < start + max_answer_length
-            grid = numpy.triu(grid) - numpy.triu(grid, k=max_len)
-            flat = grid.ravel()
-            k = min(n_best, flat.size)
-            top = numpy.argpartition(-flat, k - 1)[:k]
-            for idx in top:
-                score = float(flat[idx])
-                if score <= 0.0:
-                    continue
-                i, j = divmod(int(idx), n)
-                start_char = window.offsets[window.p_first + i][0]
-                end_char = window.offsets[window.p_first + j][1]
-                if end_char <= start_char:
-                    continue
-                key = (int(start_char), int(end_char))
-                if score > best.get(key, -1.0):
-                    best[key] = score
-        if not best:
+    def _decode(
+        self, text: str, windows: List[Tuple[Window, numpy.ndarray]], probabilities: Optional[str] = None,
+    ) -> List[Dict[str, Any]]:
+        """The top_k answers of one question from its windows' logits, scored
+        as `probabilities` says (default: the component's setting; see the
+        module docstring), one per distinct answer text, best first."""
+        mode = probabilities or self.cfg.get("probabilities", "nbest")
+        _check_probabilities(mode)
+        if mode == "nbest":
+            answers, null_beats_best = _nbest_answers(
+                text, windows, self.cfg["n_best_size"], self.cfg["max_answer_length"]
+            )
+        else:
+            answers, null_beats_best = _product_answers(
+                text, windows, self.cfg["n_best_size"], self.cfg["max_answer_length"]
+            )
+        if not answers or (self.cfg["null_answer"] and null_beats_best):
             return []
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
-        if self.cfg["null_answer"] and null_scores and min(null_scores) > ranked[0][1]:
-            return []
-        return [
-            {"text": text[s:e], "start_char": s, "end_char": e, "score": score}
-            for (s, e), score in ranked[: self.cfg["top_k"]]
-        ]
+        return answers[: self.cfg["top_k"]]
 
     def _loss_and_grad(
         self, logits: numpy.ndarray, windows: List[Window], golds: List[Tuple[int, int]], n: int
@@ -521,6 +524,155 @@ class QuestionAnswerer(TrainablePipe):
                     windows.append(window)
                     golds.append(_gold_positions(window, gold))
         return windows, golds
+
+
+PROBABILITIES = ("nbest", "product")
+
+
+def _check_probabilities(value: Any) -> None:
+    if value not in PROBABILITIES:
+        raise ValueError(Errors.E103.format(what=f"probabilities must be one of {', '.join(PROBABILITIES)}, got {value!r}"))
+
+
+def _best_indexes(logits: numpy.ndarray, n_best_size: int) -> List[int]:
+    """Positions of the n_best_size highest logits, highest first (ties: the
+    lower position first). Mirrors run_squad.py's ``_get_best_indexes``, which
+    ranks every position of the window ([CLS] and the question included); the
+    invalid ones are dropped afterwards."""
+    order = numpy.argsort(-numpy.asarray(logits, dtype="float64"), kind="stable")
+    return [int(i) for i in order[:n_best_size]]
+
+
+def _is_max_context(spans: Sequence[Tuple[int, int]], index: int, position: int) -> bool:
+    """Whether window `index` is the "max context" window of passage wordpiece
+    `position`, as run_squad.py's ``_check_is_max_context`` defines it: among
+    the windows (first passage wordpiece, number of passage wordpieces) that
+    hold the wordpiece, the one with the largest min(left context, right
+    context) + 0.01 x window length (the first such window on ties)."""
+    best_score = None
+    best_index = None
+    for i, (first, length) in enumerate(spans):
+        last = first + length - 1
+        if position < first or position > last:
+            continue
+        score = min(position - first, last - position) + 0.01 * length
+        if best_score is None or score > best_score:
+            best_score, best_index = score, i
+    return best_index == index
+
+
+def _nbest_softmax(scores: Sequence[float]) -> List[float]:
+    """Softmax of raw scores (run_squad.py's ``_compute_softmax``)."""
+    if not len(scores):
+        return []
+    x = numpy.asarray(scores, dtype="float64")
+    e = numpy.exp(x - x.max())
+    return [float(v) for v in e / e.sum()]
+
+
+def _nbest_answers(
+    text: str, windows: List[Tuple[Window, numpy.ndarray]], n_best_size: int, max_answer_length: int,
+) -> Tuple[List[Dict[str, Any]], bool]:
+    """The n-best answers of one question over one passage as BioBERT's
+    run_qa.py (BERT's run_squad.py ``write_predictions``, SQuAD v1.1 mode)
+    computes them, and whether the null score beats the best of them.
+
+    RETURNS (Tuple[List[Dict[str, Any]], bool]): up to n_best_size answers,
+        best first, one per distinct text, ``score`` = softmax of start +
+        end logit over them; and whether min over windows of the [CLS] start
+        + end logit is above the best answer's (SQuAD 2.0 rule, threshold 0).
+    """
+    spans = [(w.p_first, w.n_ctx) for w, _ in windows]
+    prelim = []
+    null_score = None
+    for index, (window, logits) in enumerate(windows):
+        logits = numpy.asarray(logits, dtype="float64")
+        if len(logits):
+            null = float(logits[0, 0] + logits[0, 1])
+            null_score = null if null_score is None else min(null_score, null)
+        if window.n_ctx == 0:
+            continue
+        first, last = window.ctx_start, window.ctx_start + window.n_ctx - 1
+        # write_predictions: top-n starts x top-n ends of each window
+        starts = _best_indexes(logits[:, 0], n_best_size)
+        ends = _best_indexes(logits[:, 1], n_best_size)
+        for s in starts:
+            # start and end in the passage part (token_to_orig_map), the start
+            # in its max-context window (token_is_max_context)
+            if not first <= s <= last:
+                continue
+            if not _is_max_context(spans, index, window.p_first + s - first):
+                continue
+            for e in ends:
+                if not first <= e <= last or e < s or e - s + 1 > max_answer_length:
+                    continue
+                prelim.append((float(logits[s, 0] + logits[e, 1]), index, s, e))
+    # sorted by start_logit + end_logit, highest first (stable, as sorted())
+    prelim.sort(key=lambda p: p[0], reverse=True)
+    seen = set()
+    nbest = []
+    for total, index, s, e in prelim:
+        if len(nbest) >= n_best_size:
+            break
+        window = windows[index][0]
+        start_char = int(window.offsets[window.p_first + s - window.ctx_start][0])
+        end_char = int(window.offsets[window.p_first + e - window.ctx_start][1])
+        if end_char <= start_char:
+            continue
+        answer = text[start_char:end_char]
+        # one candidate per distinct final text; the first (best) wins
+        if answer in seen:
+            continue
+        seen.add(answer)
+        nbest.append((answer, start_char, end_char, total))
+    probs = _nbest_softmax([t for *_, t in nbest])
+    answers = [
+        {"text": a, "start_char": sc, "end_char": ec, "score": p}
+        for (a, sc, ec, _), p in zip(nbest, probs)
+    ]
+    null_beats_best = bool(nbest) and null_score is not None and null_score > nbest[0][3]
+    return answers, null_beats_best
+
+
+def _product_answers(
+    text: str, windows: List[Tuple[Window, numpy.ndarray]], n_best_size: int, max_answer_length: int,
+) -> Tuple[List[Dict[str, Any]], bool]:
+    """The earlier scoring ("product"): per window, the n_best_size spans
+    with the highest start x end probability (softmaxes over [CLS] and the
+    passage part), the best score per distinct text over all windows; and
+    whether the smallest [CLS] start x end probability beats the best span."""
+    best: Dict[str, Tuple[float, int, int]] = {}
+    null_scores = []
+    for window, logits in windows:
+        p_start, p_end = _masked_softmax(logits, window.mask())
+        null_scores.append(float(p_start[0] * p_end[0]))
+        n = window.n_ctx
+        if n == 0:
+            continue
+        cs = window.ctx_start
+        grid = numpy.outer(p_start[cs:cs + n], p_end[cs:cs + n])
+        # keep start <= end < start + max_answer_length
+        grid = numpy.triu(grid) - numpy.triu(grid, k=max_answer_length)
+        flat = grid.ravel()
+        k = min(n_best_size, flat.size)
+        top = numpy.argpartition(-flat, k - 1)[:k]
+        for idx in top:
+            score = float(flat[idx])
+            if score <= 0.0:
+                continue
+            i, j = divmod(int(idx), n)
+            start_char = int(window.offsets[window.p_first + i][0])
+            end_char = int(window.offsets[window.p_first + j][1])
+            if end_char <= start_char:
+                continue
+            answer = text[start_char:end_char]
+            current = best.get(answer)
+            if current is None or (score, -start_char) > (current[0], -current[1]):
+                best[answer] = (score, start_char, end_char)
+    ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[1][2]))
+    answers = [{"text": a, "start_char": sc, "end_char": ec, "score": score} for a, (score, sc, ec) in ranked]
+    null_beats_best = bool(ranked) and bool(null_scores) and min(null_scores) > ranked[0][1][0]
+    return answers, null_beats_best
 
 
 def _find_context(ids: List[int], part: List[int], n_question: int) -> int:
