@@ -28,14 +28,18 @@ PAPER_NER_F1 = {
 
 def evaluate_ner(
     nlp: Any, path: Path, *, untyped: bool = False, batch_size: int = 64,
-    component: Optional[str] = None, show_progress: bool = True,
+    component: Optional[str] = None, show_progress: bool = True, limit: int = 0,
 ) -> Dict[str, Any]:
     """Run `nlp` over the sentences of an IOB file and score its entities
     against the file's tags with seqeval.
 
+    limit (int): only the first N sentences of the file (0 = all).
+
     RETURNS (Dict[str, Any]): precision, recall, f1, per_type and counts.
     """
     sentences = list(read_iob_sentences(path))
+    if limit > 0:
+        sentences = sentences[:limit]
     gold_tags: List[List[str]] = [s.tags for s in sentences]
     n_words = sum(len(s.words) for s in sentences)
     # Sentences go through the pipeline sorted by length (a batch is padded to
@@ -107,6 +111,7 @@ def evaluate_command(
     untyped: bool = typer.Option(False, "--untyped", help="Score all entity types as one"),
     batch_size: int = typer.Option(64, "--batch-size"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id, -1 for CPU"),
+    limit: int = typer.Option(0, "--limit", help="Only the first N sentences (0 = all; for quick checks)"),
 ) -> None:
     """Score an NER pipeline on an IOB file with seqeval (the paper's metric)."""
     if gpu_id >= 0:
@@ -122,7 +127,7 @@ def evaluate_command(
         "metric": "seqeval entity-level exact match, micro P/R/F1 (default mode)"
         + (", all types as one" if untyped else ""),
     }
-    results.update(evaluate_ner(nlp, test_path, untyped=untyped, batch_size=batch_size))
+    results.update(evaluate_ner(nlp, test_path, untyped=untyped, batch_size=batch_size, limit=limit))
     if name in PAPER_NER_F1:
         bert, biobert = PAPER_NER_F1[name]
         results["paper_f1"] = {"bert": bert, "biobert": biobert}
