@@ -81,8 +81,6 @@ def train_relation_nlp(base_model: Path, *, relations_attr: str = "relations", r
     from thinc.api import Adam
 
     nlp = spacy.blank("en")
-    if ruler:
-        nlp.add_pipe("entity_ruler").add_patterns(RULER_PATTERNS)
     nlp.add_pipe("biobert_relation_extractor", name="relation_extractor", config={
         "model": {
             "name": {"@misc": "spacy-biobert.base_model.v1", "name": str(base_model)},
@@ -102,7 +100,9 @@ def train_relation_nlp(base_model: Path, *, relations_attr: str = "relations", r
     nlp.initialize(lambda: examples)
     optimizer = Adam(0.002)
     for _ in range(steps):
-        nlp.update(examples, sgd=optimizer, drop=0.0, exclude=["entity_ruler"])
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    if ruler:
+        nlp.add_pipe("entity_ruler", first=True).add_patterns(RULER_PATTERNS)
     rel = nlp.get_pipe("relation_extractor")
     for w, e, r in REL_DATA:
         doc = rel(rel_doc(nlp.vocab, w, e))
