@@ -145,3 +145,32 @@ def test_qa_answers_attr(tiny_bert, tmp_path):
     assert doc2._.ans[0]["answers"][0]["text"] == answer
     assert doc2._.ans[0]["answers"][0]["score"] == pytest.approx(doc._.ans[0]["answers"][0]["score"], abs=1e-5)
     assert doc2._.answers is None
+
+
+def test_qa_custom_attrs_through_annotate_and_visualize(tiny_bert, tmp_path):
+    """`annotate --question` and `visualize --question` set the component's
+    questions attribute and read its answers attribute."""
+    from typer.testing import CliRunner
+    from util import read_records
+
+    from spacy_biobert.cli import app
+    from tiny_pipelines import make_qa_nlp
+
+    fix_random_seed(0)
+    nlp = make_qa_nlp(tiny_bert, questions_attr="qs3", answers_attr="ans3")
+    nlp.initialize()
+    nlp.to_disk(tmp_path / "qa")
+    text, question, _ = QA_DATA[0]
+    src = tmp_path / "in.txt"
+    src.write_text(text + "\n", encoding="utf8")
+    result = CliRunner().invoke(app, ["annotate", str(tmp_path / "qa"), str(src), str(tmp_path / "out.jsonl"),
+                                      "--question", question])
+    assert result.exit_code == 0, result.output
+    (record,) = read_records(tmp_path / "out.jsonl")
+    assert [r["question"] for r in record["answers"]] == [question]
+    assert len(record["answers"][0]["answers"]) == 5  # top_k, no null answer
+    out = tmp_path / "page.html"
+    result = CliRunner().invoke(app, ["visualize", str(tmp_path / "qa"), str(src), "-o", str(out), "-q", question])
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf8")
+    assert f"Q: {question}" in page and "No answers." not in page
