@@ -29,9 +29,13 @@ def project_dir(tmp_path_factory, shared_data):
     return path
 
 
-def _check_prf(p, r, f, n_pred, n_gold):
+def _check_prf(p, r, f, n_pred, n_gold, *, allow_none=False):
     """P, R and F1 are those of one whole number of true positives out of
-    n_pred predictions and n_gold gold items; something was predicted."""
+    n_pred predictions and n_gold gold items; something was predicted (or,
+    with allow_none, nothing was and all three are 0)."""
+    if allow_none and n_pred == 0:
+        assert (p, r, f) == (0.0, 0.0, 0.0)
+        return
     assert n_pred > 0
     tp = p * n_pred
     assert tp == pytest.approx(round(tp), abs=1e-6) and 0 <= round(tp) <= min(n_pred, n_gold)
@@ -112,24 +116,29 @@ def _read(path):
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_project_re_ci_workflow(tmp_path_factory, shared_data):
-    """re-ci: GAD cross-validation on folds 1-2 (re-cv) and ChemProt train +
+    """re-ci: EU-ADR cross-validation on folds 1-2 (re-cv) and ChemProt train +
     evaluate-re, a few steps each, on the embedded model."""
     path = _run_workflow(tmp_path_factory, shared_data, "re-ci")
-    cv = _read(path / "metrics" / "ci" / "re" / "gad" / "cv_results.json")
+    out = path / "metrics" / "ci" / "re" / "euadr"
+    cv = _read(out / "cv_results.json")
     assert cv["fold_ids"] == [1, 2] and len(cv["folds"]) == 2
-    assert cv["settings"]["steps"] == 4 and cv["settings"]["test_limit"] == 40
+    assert cv["settings"]["steps"] == 4 and cv["settings"]["batch_size"] == 8
+    baseline = []
     for k in (1, 2):
-        fold = _read(path / "metrics" / "ci" / "re" / "gad" / f"fold{k}" / "metrics.json")
-        scored = _read(path / "metrics" / "ci" / "re" / "gad" / f"fold{k}" / "evaluate.json")
-        # the first 40 sentences of the fold's test.tsv (header line first), label 1 = a relation
-        lines = (path / "assets" / "re" / "gad" / str(k) / "test.tsv").read_text(encoding="utf8").splitlines()
-        n_positive = sum(line.rsplit("\t", 1)[1] == "1" for line in lines[1:41])
-        assert fold["n_docs"] == scored["n_docs"] == 40
+        fold = _read(out / f"fold{k}" / "metrics.json")
+        scored = _read(out / f"fold{k}" / "evaluate.json")
+        # every sentence of the fold's test.tsv (after its header line); label 1 = a relation
+        lines = (path / "assets" / "re" / "euadr" / str(k) / "test.tsv").read_text(encoding="utf8").splitlines()
+        labels = [line.rsplit("\t", 1)[1] for line in lines[1:]]
+        n_positive = labels.count("1")
+        assert fold["n_docs"] == scored["n_docs"] == len(labels) == 37
         assert fold["n_gold_relations"] == scored["n_gold_relations"] == n_positive
-        _check_prf(fold["p"], fold["r"], fold["f"], scored["n_pred_relations"], n_positive)
+        _check_prf(fold["p"], fold["r"], fold["f"], scored["n_pred_relations"], n_positive, allow_none=True)
         assert cv["folds"][k - 1] == {"p": fold["p"], "r": fold["r"], "f": fold["f"]}
+        baseline.append(n_positive / 37)
     assert cv["f"] == pytest.approx(sum(f["f"] for f in cv["folds"]) / 2)
-    assert "| gad |" in (path / "metrics" / "ci" / "re" / "gad" / "cv_results.md").read_text(encoding="utf8")
+    assert cv["all_positive_baseline"]["p"] == pytest.approx(sum(baseline) / 2)
+    assert "| euadr |" in (out / "cv_results.md").read_text(encoding="utf8")
 
     model = path / "training" / "ci_chemprot_re" / "model-last"
     assert (model / "relation_extractor" / "model").exists()
@@ -143,10 +152,7 @@ def test_project_re_ci_workflow(tmp_path_factory, shared_data):
             (folder / "chemprot_test_gold_standard.tsv").read_text(encoding="utf8").splitlines()]
     n_gold = sum(1 for g in gold if g[0] in set(pmids))
     assert chemprot["n_docs"] == 10 and chemprot["n_gold_relations"] == n_gold > 0
-    if chemprot["n_pred_relations"]:
-        _check_prf(chemprot["p"], chemprot["r"], chemprot["f"], chemprot["n_pred_relations"], n_gold)
-    else:
-        assert (chemprot["p"], chemprot["r"], chemprot["f"]) == (0.0, 0.0, 0.0)
+    _check_prf(chemprot["p"], chemprot["r"], chemprot["f"], chemprot["n_pred_relations"], n_gold, allow_none=True)
 
 
 @pytest.mark.slow
@@ -210,10 +216,8 @@ def test_project_experiment_ci_workflow(tmp_path_factory, shared_data):
         assert run["n_sentences"] == 100 and run["base_model"] == compare["starts"][label]
         scored = _read(path / "metrics" / "ci" / "compare" / "runs" / "ncbi_disease" / label / "seed0" / "evaluate.json")
         assert scored["n_sentences"] == 100
-        if scored["n_pred_entities"]:
-            _check_prf(run["precision"], run["recall"], run["f1"], scored["n_pred_entities"], scored["n_gold_entities"])
-        else:
-            assert run["f1"] == 0.0
+        _check_prf(run["precision"], run["recall"], run["f1"], scored["n_pred_entities"],
+                   scored["n_gold_entities"], allow_none=True)
         cell = compare["table"]["ncbi_disease"][label]
         assert cell["n_seeds"] == 1 and cell["f1"]["values"] == [round(100 * run["f1"], 2)]
     md = (path / "metrics" / "ci" / "compare" / "compare_results.md").read_text(encoding="utf8")
