@@ -150,11 +150,11 @@ def test_qa_answers_attr(tiny_bert, tmp_path):
 def test_qa_custom_attrs_through_annotate_and_visualize(tiny_bert, tmp_path):
     """`annotate --question` and `visualize --question` set the component's
     questions attribute and read its answers attribute."""
+    from tiny_pipelines import make_qa_nlp
     from typer.testing import CliRunner
     from util import read_records
 
     from spacy_biobert.cli import app
-    from tiny_pipelines import make_qa_nlp
 
     fix_random_seed(0)
     nlp = make_qa_nlp(tiny_bert, questions_attr="qs3", answers_attr="ans3")
