@@ -196,7 +196,8 @@ def test_project_qa_ci_workflow(tmp_path_factory, shared_data):
 @pytest.mark.timeout(1800)
 def test_project_experiment_ci_workflow(tmp_path_factory, shared_data):
     """experiment-ci: 2 steps of continued MLM pre-training, then NER from the
-    general start and from the pre-trained one (compare), 2 steps each."""
+    general start and from the pre-trained one (compare), 24 steps each, scored
+    on the first 100 test sentences."""
     path = _run_workflow(tmp_path_factory, shared_data, "experiment-ci")
     pre = path / "training" / "ci_pretrain"
     results = _read(pre / "pretrain_results.json")
@@ -209,7 +210,7 @@ def test_project_experiment_ci_workflow(tmp_path_factory, shared_data):
     compare = _read(path / "metrics" / "ci" / "compare" / "compare_results.json")
     assert compare["starts"] == {"bert": "embedded", "biobert": "training/ci_pretrain/model"}
     assert compare["datasets"] == ["ncbi_disease"] and compare["seeds"] == [0]
-    assert compare["settings"]["steps"] == 2 and compare["settings"]["eval_limit"] == 100
+    assert compare["settings"]["steps"] == 24 and compare["settings"]["eval_limit"] == 100
     runs = {r["start"]: r for r in compare["runs"]}
     assert sorted(runs) == ["bert", "biobert"]
     for label, run in runs.items():
