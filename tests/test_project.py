@@ -217,8 +217,7 @@ def test_project_experiment_ci_workflow(tmp_path_factory, shared_data):
         assert run["n_sentences"] == 100 and run["base_model"] == compare["starts"][label]
         scored = _read(path / "metrics" / "ci" / "compare" / "runs" / "ncbi_disease" / label / "seed0" / "evaluate.json")
         assert scored["n_sentences"] == 100
-        _check_prf(run["precision"], run["recall"], run["f1"], scored["n_pred_entities"],
-                   scored["n_gold_entities"], allow_none=True)
+        _check_prf(run["precision"], run["recall"], run["f1"], scored["n_pred_entities"], scored["n_gold_entities"])
         cell = compare["table"]["ncbi_disease"][label]
         assert cell["n_seeds"] == 1 and cell["f1"]["values"] == [round(100 * run["f1"], 2)]
     md = (path / "metrics" / "ci" / "compare" / "compare_results.md").read_text(encoding="utf8")
