@@ -41,7 +41,7 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -369,6 +369,31 @@ def _ext_name(nlp: Language, key: str, default: str) -> str:
     return default
 
 
+def _with_questions(
+    nlp: Language, todo: Iterator[Tuple[str, str]], questions: List[str]
+) -> Iterator[Tuple[Doc, str]]:
+    """(doc, id) with `questions` set on each doc for the QA component(s)."""
+    import warnings
+
+    from .errors import Warnings
+    from .extensions import QUESTIONS_ATTR, install_extensions
+
+    attrs = sorted({
+        pipe.cfg["questions_attr"] for _, pipe in nlp.pipeline
+        if isinstance(getattr(pipe, "cfg", None), dict) and isinstance(pipe.cfg.get("questions_attr"), str)
+    })
+    if not attrs:
+        warnings.warn(Warnings.W130.format(pipes=nlp.pipe_names), stacklevel=3)
+        attrs = [QUESTIONS_ATTR]
+    for attr in attrs:
+        install_extensions(questions_attr=attr)
+    for text, doc_id in todo:
+        doc = nlp.make_doc(text)
+        for attr in attrs:
+            doc._.set(attr, list(questions))
+        yield doc, doc_id
+
+
 @dataclass
 class RecordWriter:
     """Turns a Doc into an output record (plain JSON-serialisable dict)."""
@@ -445,6 +470,7 @@ def annotate(
     overwrite: bool = False,
     report: Optional[ReportT] = None,
     show_progress: bool = True,
+    questions: Sequence[str] = (),
 ) -> AnnotateStats:
     """Annotate every document of `input_path` with `nlp`, appending JSONL records to `output`.
 
@@ -461,6 +487,10 @@ def annotate(
     report (Optional[ReportT]): called with the message of each bad record
         (default: written to stderr).
     show_progress (bool): show a tqdm progress bar (on stderr).
+    questions (Sequence[str]): questions for a QA component (biobert_qa), asked
+        of every document: set as its questions attribute (``doc._.questions``
+        or the component's ``questions_attr``); warning W130 if the pipeline
+        has no QA component.
     RETURNS (AnnotateStats): the counts of the run.
     """
     from tqdm import tqdm
@@ -483,9 +513,11 @@ def annotate(
     writer = RecordWriter.for_pipeline(nlp, include_text=include_text)
     start = time.perf_counter()
     with open(output, "a", encoding="utf8") as out:
-        todo = documents_to_annotate(
+        todo: Iterator[Tuple[Any, str]] = documents_to_annotate(
             input_path, fmt, done, _report, id_field=id_field, text_field=text_field
         )
+        if questions:
+            todo = _with_questions(nlp, todo, list(questions))
         for doc, doc_id in nlp.pipe(
             todo, as_tuples=True, batch_size=batch_size, n_process=n_process
         ):

@@ -32,7 +32,7 @@ from .errors import Errors
 METRICS_FILE = "metrics.json"
 RESULTS_NAME = "compare_results"
 # what a finished run must share with the experiment to be reused by it
-_RUN_KEYS = ("steps", "learning_rate", "batch_size", "threads", "eval_split", "config", "overrides", "untyped")
+_RUN_KEYS = ("steps", "learning_rate", "batch_size", "threads", "eval_split", "config", "overrides", "untyped", "eval_limit")
 
 
 @dataclass
@@ -53,6 +53,8 @@ class CompareSettings:
     # the paper's protocol: every set trained and scored with all entity types
     # as one class (IOBCorpus.v1 untyped, `spacy-biobert evaluate --untyped`)
     untyped: bool = True
+    # score only the first N sentences of the split (0 = all): quick checks
+    eval_limit: int = 0
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ def evaluate_command(run: Run, settings: CompareSettings, folder: Path) -> List[
         sys.executable, "-m", "spacy_biobert", "evaluate", str(folder / "train" / "model-last"),
         str(test), "--dataset", run.dataset, "--output", str(folder / "evaluate.json"),
         "--gpu-id", str(settings.gpu_id), "--untyped" if settings.untyped else "--typed",
+        "--limit", str(settings.eval_limit),
     ]
 
 
@@ -165,6 +168,7 @@ def execute_run(run: Run, settings: CompareSettings, output_dir: Path) -> Dict[s
         "f1": scores["f1"],
         "n_sentences": scores["n_sentences"],
         "eval_split": settings.eval_split,
+        "eval_limit": settings.eval_limit,
         "train_seconds": None if train_seconds is None else round(train_seconds, 1),
         "run_seconds": round(run_seconds, 1),
         "threads": settings.threads,

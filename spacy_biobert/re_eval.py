@@ -50,7 +50,7 @@ PAPER_RE_F1 = {
 }
 FORMATS = ("binary", "chemprot")
 METRICS_FILE = "metrics.json"
-_CV_KEYS = ("config", "steps", "learning_rate", "batch_size", "seed", "base_model", "threads", "overrides")
+_CV_KEYS = ("config", "steps", "learning_rate", "batch_size", "seed", "base_model", "threads", "overrides", "test_limit")
 
 
 def _relation_components(nlp: Language) -> List[str]:
@@ -193,6 +193,8 @@ class CVSettings:
     jobs: int = 1
     gpu_id: int = -1
     overrides: Dict[str, str] = field(default_factory=dict)
+    # score only the first N test sentences of each fold (0 = all): quick checks
+    test_limit: int = 0
 
 
 def _train_command(data: Path, folder: Path, s: CVSettings) -> List[str]:
@@ -223,7 +225,7 @@ def _evaluate_command(data: Path, folder: Path, s: CVSettings) -> List[str]:
     return [
         sys.executable, "-m", "spacy_biobert", "evaluate-re", str(folder / "train" / "model-last"),
         str(data / "test.tsv"), "--format", "binary", "--output", str(folder / "evaluate.json"),
-        "--gpu-id", str(s.gpu_id),
+        "--gpu-id", str(s.gpu_id), "--limit", str(s.test_limit),
     ]
 
 

@@ -1,6 +1,8 @@
 """The spaCy project end to end on the embedded model: the `ci` workflow
 (assets from the mirror -> a few training steps -> seqeval on the test split ->
-`spacy package`), then the packaged pipeline in a fresh virtual environment."""
+`spacy package`), then the packaged pipeline in a fresh virtual environment;
+and the tiny `re-ci`, `qa-ci` and `experiment-ci` workflows (the relation, QA
+and start-point workflows' commands at a budget of a few steps)."""
 
 import json
 import os
@@ -27,6 +29,20 @@ def project_dir(tmp_path_factory, shared_data):
     return path
 
 
+def _check_prf(p, r, f, n_pred, n_gold, *, allow_none=False):
+    """P, R and F1 are those of one whole number of true positives out of
+    n_pred predictions and n_gold gold items; something was predicted (or,
+    with allow_none, nothing was and all three are 0)."""
+    if allow_none and n_pred == 0:
+        assert (p, r, f) == (0.0, 0.0, 0.0)
+        return
+    assert n_pred > 0
+    tp = p * n_pred
+    assert tp == pytest.approx(round(tp), abs=1e-6) and 0 <= round(tp) <= min(n_pred, n_gold)
+    assert r * n_gold == pytest.approx(tp, abs=1e-6)
+    assert f == pytest.approx(2 * round(tp) / (n_pred + n_gold), abs=1e-9)
+
+
 def test_project_ci_workflow(project_dir):
     for split in ("train", "dev", "test"):
         assert (project_dir / "assets" / "ner" / "ncbi_disease" / f"{split}.tsv").exists()
@@ -34,7 +50,8 @@ def test_project_ci_workflow(project_dir):
     metrics = json.loads((project_dir / "metrics" / "ci_ner_ncbi_disease.json").read_text())
     assert metrics["split"] == "test" and metrics["n_sentences"] == 940
     assert metrics["n_gold_entities"] == 960
-    assert 0.0 <= metrics["f1"] <= 1.0
+    _check_prf(metrics["precision"], metrics["recall"], metrics["f1"],
+               metrics["n_pred_entities"], metrics["n_gold_entities"])
     assert (project_dir / "metrics" / "ci_ner_ncbi_disease.md").read_text().startswith("### NER")
     wheels = list((project_dir / "packages").glob("*/dist/*.whl"))
     assert wheels, "spacy package --build wheel made no wheel"
@@ -79,3 +96,129 @@ def test_project_package_installs_in_fresh_venv(project_dir, tmp_path):
     assert result["pipe"] == ["transformer", "ner"]
     assert result["n"] == 3 and result["tokens"][1] == 0 and result["tokens"][2] == 700
     assert result["conf_ok"]
+
+
+def _run_workflow(tmp_path_factory, shared_data, workflow, **variables):
+    from weasel.cli.run import project_run
+
+    path = tmp_path_factory.mktemp(workflow)
+    shutil.copy(ROOT / "project.yml", path / "project.yml")
+    shutil.copytree(ROOT / "configs", path / "configs")
+    overrides = {"vars.data_mirror": str(shared_data), **{f"vars.{k}": v for k, v in variables.items()}}
+    project_run(path, workflow, overrides=overrides, capture=True)
+    return path
+
+
+def _read(path):
+    return json.loads(Path(path).read_text(encoding="utf8"))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_project_re_ci_workflow(tmp_path_factory, shared_data):
+    """re-ci: EU-ADR cross-validation on folds 1-2 (re-cv) and ChemProt train +
+    evaluate-re, a few steps each, on the embedded model."""
+    path = _run_workflow(tmp_path_factory, shared_data, "re-ci")
+    out = path / "metrics" / "ci" / "re" / "euadr"
+    cv = _read(out / "cv_results.json")
+    assert cv["fold_ids"] == [1, 2] and len(cv["folds"]) == 2
+    assert cv["settings"]["steps"] == 4 and cv["settings"]["batch_size"] == 8
+    baseline = []
+    for k in (1, 2):
+        fold = _read(out / f"fold{k}" / "metrics.json")
+        scored = _read(out / f"fold{k}" / "evaluate.json")
+        # every sentence of the fold's test.tsv (after its header line); label 1 = a relation
+        lines = (path / "assets" / "re" / "euadr" / str(k) / "test.tsv").read_text(encoding="utf8").splitlines()
+        labels = [line.rsplit("\t", 1)[1] for line in lines[1:]]
+        n_positive = labels.count("1")
+        assert fold["n_docs"] == scored["n_docs"] == len(labels) == 37
+        assert fold["n_gold_relations"] == scored["n_gold_relations"] == n_positive
+        _check_prf(fold["p"], fold["r"], fold["f"], scored["n_pred_relations"], n_positive, allow_none=True)
+        assert cv["folds"][k - 1] == {"p": fold["p"], "r": fold["r"], "f": fold["f"]}
+        baseline.append(n_positive / 37)
+    assert cv["f"] == pytest.approx(sum(f["f"] for f in cv["folds"]) / 2)
+    assert cv["all_positive_baseline"]["p"] == pytest.approx(sum(baseline) / 2)
+    assert "| euadr |" in (out / "cv_results.md").read_text(encoding="utf8")
+
+    model = path / "training" / "ci_chemprot_re" / "model-last"
+    assert (model / "relation_extractor" / "model").exists()
+    assert _read(model / "meta.json")["pipeline"] == ["relation_extractor"]
+    chemprot = _read(path / "metrics" / "ci" / "re" / "chemprot_gold_entities.json")
+    # the first 10 test abstracts and their gold relations, counted from the raw files
+    folder = path / "assets" / "re" / "chemprot" / "chemprot_test_gs"
+    pmids = [line.split("\t")[0] for line in
+             (folder / "chemprot_test_abstracts_gs.tsv").read_text(encoding="utf8").splitlines()[:10]]
+    gold = [line.split("\t") for line in
+            (folder / "chemprot_test_gold_standard.tsv").read_text(encoding="utf8").splitlines()]
+    n_gold = sum(1 for g in gold if g[0] in set(pmids))
+    assert chemprot["n_docs"] == 10 and chemprot["n_gold_relations"] == n_gold > 0
+    _check_prf(chemprot["p"], chemprot["r"], chemprot["f"], chemprot["n_pred_relations"], n_gold, allow_none=True)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_project_qa_ci_workflow(tmp_path_factory, shared_data):
+    """qa-ci: SQuAD stage, BioASQ stage (from the SQuAD model) and the BioASQ
+    6b factoid evaluation of batch 1, a few steps each, on the embedded model."""
+    path = _run_workflow(tmp_path_factory, shared_data, "qa-ci")
+    stats = _read(path / "metrics" / "qa_train_stats_6b.json")
+    assert len(stats) == 1 and stats[0]["n_kept_questions"] == 3571
+    assert stats[0]["n_relocated_case"] == 40 and stats[0]["n_dropped_questions"] == 5
+    squad = path / "training" / "ci_qa_squad" / "model-last"
+    model = path / "training" / "ci_qa_6b" / "model-last"
+    for folder in (squad, model):
+        assert (folder / "qa" / "model").exists() and _read(folder / "meta.json")["pipeline"] == ["qa"]
+    assert "ci_qa_squad/model-last" in (model / "config.cfg").read_text(encoding="utf8")  # stage 2 started from stage 1
+    metrics = _read(path / "metrics" / "ci" / "qa_bioasq_6b.json")
+    test_dir = path / "assets" / "qa" / "bioasq" / "test"
+    assert [b["batch"] for b in metrics["per_batch"]] == [1]  # --batches 1
+    for b in metrics["per_batch"]:
+        test = _read(test_dir / f"BioASQ-test-factoid-6b-{b['batch']}.json")
+        golden = _read(test_dir / f"6B{b['batch']}_golden.json")
+        n_snippets = sum(len(p["qas"]) for doc in test["data"] for p in doc["paragraphs"])
+        n_factoid = sum(1 for q in golden["questions"] if q.get("type") == "factoid")
+        assert b["n_snippets"] == n_snippets and b["n_questions"] == n_factoid
+        # no null answers: every question with a snippet is answered
+        assert 0 < b["n_answered"] <= n_factoid
+        for key in ("strict", "lenient"):
+            right = b[key] * n_factoid
+            assert right == pytest.approx(round(right), abs=1e-6)
+        # reciprocal ranks: 1 when the top answer is right, > 0 only when one of the top 5 is
+        assert b["strict"] <= b["mrr"] <= b["lenient"]
+    year = metrics["per_year"]["6b"]
+    assert year["n_batches"] == 1 and year["n_questions"] == metrics["per_batch"][0]["n_questions"] == 31
+    assert year["strict"] == pytest.approx(metrics["per_batch"][0]["strict"])
+    assert len(metrics["predictions"]) == sum(b["n_answered"] for b in metrics["per_batch"])
+    assert all(1 <= len(p) <= 5 for p in metrics["predictions"].values())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_project_experiment_ci_workflow(tmp_path_factory, shared_data):
+    """experiment-ci: 2 steps of continued MLM pre-training, then NER from the
+    general start and from the pre-trained one (compare), 24 steps each, scored
+    on the first 100 test sentences."""
+    path = _run_workflow(tmp_path_factory, shared_data, "experiment-ci")
+    pre = path / "training" / "ci_pretrain"
+    results = _read(pre / "pretrain_results.json")
+    assert results["global_step"] == 2 and results["settings"]["max_length"] == 64
+    assert (pre / "checkpoint-1").is_dir() and (pre / "checkpoint-2").is_dir()
+    assert _read(pre / "model" / "config.json")["model_type"] == "bert"
+    assert results["eval_sequences"] > 0 and results["eval_perplexity"] == pytest.approx(
+        2.718281828 ** results["eval_loss"], rel=1e-6)
+
+    compare = _read(path / "metrics" / "ci" / "compare" / "compare_results.json")
+    assert compare["starts"] == {"bert": "embedded", "biobert": "training/ci_pretrain/model"}
+    assert compare["datasets"] == ["ncbi_disease"] and compare["seeds"] == [0]
+    assert compare["settings"]["steps"] == 24 and compare["settings"]["eval_limit"] == 100
+    runs = {r["start"]: r for r in compare["runs"]}
+    assert sorted(runs) == ["bert", "biobert"]
+    for label, run in runs.items():
+        assert run["n_sentences"] == 100 and run["base_model"] == compare["starts"][label]
+        scored = _read(path / "metrics" / "ci" / "compare" / "runs" / "ncbi_disease" / label / "seed0" / "evaluate.json")
+        assert scored["n_sentences"] == 100
+        _check_prf(run["precision"], run["recall"], run["f1"], scored["n_pred_entities"], scored["n_gold_entities"])
+        cell = compare["table"]["ncbi_disease"][label]
+        assert cell["n_seeds"] == 1 and cell["f1"]["values"] == [round(100 * run["f1"], 2)]
+    md = (path / "metrics" / "ci" / "compare" / "compare_results.md").read_text(encoding="utf8")
+    assert "| ncbi_disease |" in md and "biobert F1" in md

@@ -3,7 +3,7 @@
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from wasabi import msg
@@ -24,6 +24,7 @@ def annotate_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Start OUTPUT afresh instead of resuming"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id, -1 for CPU"),
     summary: Optional[Path] = typer.Option(None, "--summary", help="Also write the run's counts as JSON here"),
+    questions: Optional[List[str]] = typer.Option(None, "--question", "-q", help="A question for a QA component (repeatable), asked of every document"),
 ) -> None:
     """Annotate a corpus with a pipeline: one JSONL record per document (id,
     entities, relations/answers when the pipeline sets them). Restarting the
@@ -37,7 +38,7 @@ def annotate_command(
     stats = annotate(
         nlp, input_path, output, fmt=fmt, id_field=id_field, text_field=text_field,
         include_text=include_text, batch_size=batch_size, n_process=n_process,
-        overwrite=overwrite,
+        overwrite=overwrite, questions=questions or (),
     )
     _finish(stats, output, summary, f"{stats.to_dict()['words_per_second']} words/s")
 
@@ -60,6 +61,7 @@ def annotate_ray_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Start OUTPUT afresh instead of resuming"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show Ray Data's progress bars"),
     summary: Optional[Path] = typer.Option(None, "--summary", help="Also write the run's counts as JSON here"),
+    questions: Optional[List[str]] = typer.Option(None, "--question", "-q", help="A question for a QA component (repeatable), asked of every document"),
 ) -> None:
     """Annotate a corpus on Ray Data: the same records as `annotate`, with a
     pool of Ray actors that each load the pipeline once. Local by default;

@@ -27,6 +27,7 @@ def compare_command(
     threads: int = typer.Option(_D.threads, "--threads", help="Torch threads per run (0: torch's default); keep it fixed across an experiment"),
     gpu_id: int = typer.Option(_D.gpu_id, "--gpu-id"),
     eval_split: str = typer.Option(_D.eval_split, "--eval-split", help="test (the results) or dev (to choose settings)"),
+    eval_limit: int = typer.Option(_D.eval_limit, "--eval-limit", help="Score only the first N sentences of the split (0 = all; for quick checks)"),
     name: str = typer.Option("compare_results", "--name", help="Results file names: NAME.json and NAME.md in OUTPUT_DIR"),
     untyped: bool = typer.Option(_D.untyped, "--untyped/--typed", help="--untyped (default): train and score with all entity types as one class, the paper's protocol; --typed: keep the types"),
     override: List[str] = typer.Option([], "--override", help="Extra spacy train override KEY=VALUE (repeatable), e.g. training.dropout=0.2"),
@@ -67,7 +68,7 @@ def compare_command(
     settings = CompareSettings(
         config=str(config), data_dir=str(data_dir), steps=steps, learning_rate=learning_rate,
         batch_size=batch_size, threads=threads, jobs=jobs, gpu_id=gpu_id, overrides=overrides,
-        eval_split=eval_split, untyped=untyped,
+        eval_split=eval_split, untyped=untyped, eval_limit=eval_limit,
     )
     try:
         run_experiment(output_dir, datasets, starts, seeds, settings, echo=typer.echo, name=name)

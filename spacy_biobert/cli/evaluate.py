@@ -28,7 +28,7 @@ PAPER_NER_F1 = {
 
 def evaluate_ner(
     nlp: Any, path: Path, *, untyped: bool = True, batch_size: int = 64,
-    component: Optional[str] = None, show_progress: bool = True,
+    component: Optional[str] = None, show_progress: bool = True, limit: int = 0,
 ) -> Dict[str, Any]:
     """Run `nlp` over the sentences of an IOB file and score its entities
     against the file's tags with seqeval.
@@ -36,6 +36,7 @@ def evaluate_ner(
     untyped (bool): the paper's protocol (default): every entity type is one
         class, so a prediction with the right span and a wrong type is a true
         positive. False: the type must match too.
+    limit (int): only the first N sentences of the file (0 = all).
     RETURNS (Dict[str, Any]): precision, recall, f1 and per_type under the
         chosen protocol, and counts. When the file has several entity types,
         also "untyped" and "typed" (each precision, recall, f1, per_type);
@@ -43,6 +44,8 @@ def evaluate_ner(
         that are not types of the file (a model trained untyped).
     """
     sentences = list(read_iob_sentences(path))
+    if limit > 0:
+        sentences = sentences[:limit]
     gold_tags: List[List[str]] = [s.tags for s in sentences]
     n_words = sum(len(s.words) for s in sentences)
     # Sentences go through the pipeline sorted by length (a batch is padded to
@@ -159,6 +162,7 @@ def evaluate_command(
     untyped: bool = typer.Option(True, "--untyped/--typed", help="--untyped (default): all entity types as one class, the paper's protocol; --typed: the type must match too. With several types in the file both scores are written"),
     batch_size: int = typer.Option(64, "--batch-size"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id, -1 for CPU"),
+    limit: int = typer.Option(0, "--limit", help="Only the first N sentences (0 = all; for quick checks)"),
 ) -> None:
     """Score an NER pipeline on an IOB file with seqeval (the paper's metric)."""
     if gpu_id >= 0:
@@ -174,7 +178,7 @@ def evaluate_command(
         "metric": "seqeval entity-level exact match, micro P/R/F1 (default mode)"
         + (", all types as one (the paper's protocol)" if untyped else ", typed"),
     }
-    results.update(evaluate_ner(nlp, test_path, untyped=untyped, batch_size=batch_size))
+    results.update(evaluate_ner(nlp, test_path, untyped=untyped, batch_size=batch_size, limit=limit))
     if name in PAPER_NER_F1:
         bert, biobert = PAPER_NER_F1[name]
         results["paper_f1"] = {"bert": bert, "biobert": biobert}

@@ -37,11 +37,14 @@ PAPER_QA = {
 }
 
 
-def find_bioasq_batches(test_dir: Path, years: Optional[List[str]] = None) -> List[Tuple[str, int, Path, Path]]:
+def find_bioasq_batches(
+    test_dir: Path, years: Optional[List[str]] = None, batches: Optional[List[int]] = None,
+) -> List[Tuple[str, int, Path, Path]]:
     """(year, batch, test file, golden file) of every test batch in a folder
     that has its golden file (BioASQ-test-factoid-6b-3.json + 6B3_golden.json).
 
     years (Optional[List[str]]): only these years ("4b", "5b", "6b"); None: all.
+    batches (Optional[List[int]]): only these batch numbers (1-5); None: all.
     """
     wanted = {y.strip().lower() for y in years} if years else None
     found = []
@@ -51,6 +54,8 @@ def find_bioasq_batches(test_dir: Path, years: Optional[List[str]] = None) -> Li
             continue
         year, batch = match.group(1), int(match.group(2))
         if wanted is not None and f"{year}b" not in wanted:
+            continue
+        if batches and batch not in batches:
             continue
         golden = path.parent / f"{year}B{batch}_golden.json"
         if golden.exists():
@@ -96,6 +101,7 @@ def evaluate_bioasq(
     nlp: Any, test_dir: Path, *, component: Optional[str] = None, n_best: int = 20,
     null_answer: bool = False, batch_size: int = 32, show_progress: bool = True,
     years: Optional[List[str]] = None, probabilities: Union[str, Sequence[str]] = "nbest",
+    batches: Optional[List[int]] = None,
 ) -> Dict[str, Any]:
     """Run `nlp` over the BioASQ factoid test batches of `test_dir` and score
     them (see the module docstring).
@@ -105,6 +111,7 @@ def evaluate_bioasq(
     null_answer (bool): let a snippet give no answer when [CLS] wins; off by
         default, as in the paper's SQuAD v1.1-style factoid runs.
     years (Optional[List[str]]): only these years' batches (e.g. ["6b"]).
+    batches (Optional[List[int]]): only these batch numbers (quick checks).
     probabilities (Union[str, Sequence[str]]): the answer probabilities pooled:
         "nbest" (BioBERT's n-best softmax) or "product"; several (a list) are
         scored from the same encoder pass.
@@ -132,7 +139,7 @@ def evaluate_bioasq(
     q_attr = pipe.cfg["questions_attr"]
     out: Dict[str, Dict[str, Any]] = {m: {"per_batch": [], "predictions": {}} for m in modes}
     try:
-        for year, batch, test_path, golden_path in find_bioasq_batches(test_dir, years):
+        for year, batch, test_path, golden_path in find_bioasq_batches(test_dir, years, batches):
             snippets = read_test_snippets(test_path)
             golden = load_factoid_golden(golden_path)
             candidates: Dict[str, Dict[str, List[Tuple[str, float]]]] = {m: {} for m in modes}
@@ -259,6 +266,7 @@ def evaluate_qa_command(
     probabilities: str = typer.Option("nbest", "--probabilities", help="Answer probabilities pooled: nbest (BioBERT's n-best softmax) or product (start x end probability); comma-separated to score several from one pass (the first is the main result)"),
     batch_size: int = typer.Option(32, "--batch-size"),
     years: str = typer.Option("", "--years", help="Comma-separated years to score (e.g. 6b); default: all in the folder"),
+    batches: str = typer.Option("", "--batches", help="Comma-separated batch numbers to score (e.g. 1; for quick checks); default: all"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id, -1 for CPU"),
 ) -> None:
     """Score a QA pipeline on the BioASQ factoid test batches (the paper's metric)."""
@@ -275,6 +283,7 @@ def evaluate_qa_command(
     results.update(evaluate_bioasq(
         nlp, test_dir, component=component, n_best=n_best, null_answer=null_answer,
         batch_size=batch_size, years=[y for y in years.split(",") if y.strip()] or None,
+        batches=[int(b) for b in batches.split(",") if b.strip()] or None,
         probabilities=[p.strip() for p in probabilities.split(",") if p.strip()],
     ))
     write_results(results, markdown_table(results), output, markdown)

@@ -75,11 +75,13 @@ def re_cv_command(
     jobs: int = typer.Option(1, "--jobs", help="Folds at a time"),
     threads: int = typer.Option(0, "--threads", help="torch threads per fold (0 = default)"),
     gpu_id: int = typer.Option(-1, "--gpu-id"),
+    test_limit: int = typer.Option(0, "--test-limit", help="Score only the first N test sentences of each fold (0 = all; for quick checks)"),
 ) -> None:
     """10-fold cross-validation of the relation extractor (GAD, EU-ADR); resumable."""
     settings = CVSettings(
         config=config, base_model=base_model, steps=steps, learning_rate=learning_rate,
         batch_size=batch_size, seed=seed, threads=threads, jobs=jobs, gpu_id=gpu_id,
+        test_limit=test_limit,
     )
     fold_ids: List[int] = [int(k) for k in folds.split(",") if k.strip()]
     run_cv(data_dir, output_dir, settings, dataset=dataset, folds=fold_ids or None, echo=msg.info)

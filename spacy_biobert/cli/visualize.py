@@ -34,16 +34,24 @@ def visualize_command(
 
     if questions and not any(isinstance(p, QuestionAnswerer) for _, p in nlp.pipeline):
         warnings.warn(Warnings.W130.format(pipes=nlp.pipe_names), stacklevel=2)
+    from ..annotate import ANSWERS_ATTR, _ext_name
+    from ..extensions import RELATIONS_ATTR
+
+    # the attribute names the pipeline's components were configured with
+    questions_attr = _ext_name(nlp, "questions_attr", QUESTIONS_ATTR)
     docs = []
     for text in texts:
         doc = nlp.make_doc(text)
-        if questions and doc.has_extension(QUESTIONS_ATTR):
-            setattr(doc._, QUESTIONS_ATTR, list(questions))
+        if questions and doc.has_extension(questions_attr):
+            doc._.set(questions_attr, list(questions))
         for _, proc in nlp.pipeline:
             doc = proc(doc)
         docs.append(doc)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render_page(docs, title=title), encoding="utf8")
+    output.write_text(render_page(
+        docs, title=title, relations_attr=_ext_name(nlp, "relations_attr", RELATIONS_ATTR),
+        answers_attr=_ext_name(nlp, "answers_attr", ANSWERS_ATTR),
+    ), encoding="utf8")
     msg.good(f"Wrote {output} ({len(docs)} documents)")
 
 
