@@ -60,17 +60,10 @@ def trained_ner_dir(tiny_bert, tmp_path_factory):
     """The tiny pipeline overfitted on util.TRAIN_DATA (100 updates), on disk:
     it finds the training sentences' diseases, so tests of what surrounds the
     component (records, offsets) have entities to check."""
-    from spacy.util import fix_random_seed
-    from thinc.api import Adam
-    from util import make_examples, make_ner_nlp
+    from util import make_examples, make_ner_nlp, overfit
 
     nlp = make_ner_nlp(tiny_bert)
-    fix_random_seed(0)
-    examples = make_examples(nlp)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(0.003)
-    for _ in range(100):
-        nlp.update(examples, sgd=optimizer, drop=0.0)
+    overfit(nlp, make_examples(nlp))
     path = tmp_path_factory.mktemp("trained_ner") / "nlp"
     nlp.to_disk(path)
     return path

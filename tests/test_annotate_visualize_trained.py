@@ -88,7 +88,7 @@ def test_annotate_qa_pipeline(qa_dir, tmp_path):
     assert result.exit_code == 0, result.output
     records = read_records(out)
     assert len(records) == 2
-    for i, (record, (text, question, answer)) in enumerate(zip(records, QA_DATA)):
+    for i, (record, (text, _question, answer)) in enumerate(zip(records, QA_DATA)):
         assert [a["question"] for a in record["answers"]] == QUESTIONS
         best = record["answers"][i]["answers"][0]  # the question trained on this passage
         assert best["text"] == answer and text[best["start_char"]:best["end_char"]] == answer

@@ -8,7 +8,6 @@ import pytest
 import spacy
 from spacy.tokens import Doc, Span
 from spacy.util import fix_random_seed
-from thinc.api import Adam
 from tiny_pipelines import (
     QA_DATA,
     REL_DATA,
@@ -20,7 +19,7 @@ from tiny_pipelines import (
     train_qa_nlp,
     train_relation_nlp,
 )
-from util import TRAIN_DATA, make_examples, make_ner_nlp, make_tiny_bert
+from util import TRAIN_DATA, make_examples, make_ner_nlp, make_tiny_bert, overfit
 
 from spacy_biobert.annotate import RecordWriter
 from spacy_biobert.extensions import install_extensions
@@ -38,12 +37,7 @@ def _reload(nlp, path, *, span_attrs=(), doc_attrs=()):
 def test_ner_confidence_attr(tiny_bert, tmp_path):
     install_extensions()  # the default attribute exists: it must stay unset
     nlp = make_ner_nlp(tiny_bert, **{"components.ner.confidence_attr": "ner_conf"})
-    fix_random_seed(0)
-    examples = make_examples(nlp)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(0.003)
-    for _ in range(100):
-        nlp.update(examples, sgd=optimizer, drop=0.0)
+    overfit(nlp, make_examples(nlp))
     text, ents = TRAIN_DATA[0]
     doc = nlp(text)
     assert [(e.start, e.end, e.label_) for e in doc.ents] == ents

@@ -29,19 +29,11 @@ def _texts():
 @pytest.fixture(scope="module")
 def nlp(tmp_path_factory):
     """Overfitted on util.TRAIN_DATA (as in test_ner), so that there are entities to compare."""
-    from spacy.util import fix_random_seed
-    from thinc.api import Adam
-    from util import make_tiny_bert
+    from util import make_tiny_bert, overfit
 
     path = make_tiny_bert(tmp_path_factory.mktemp("tiny_bert_buckets") / "model")
     nlp = make_ner_nlp(path)
-    fix_random_seed(0)
-    examples = make_examples(nlp)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(0.003)
-    for _ in range(100):
-        nlp.update(examples, sgd=optimizer, drop=0.0)
-    return nlp
+    return overfit(nlp, make_examples(nlp))
 
 
 def _predict(nlp, texts, bucketed):

@@ -1,6 +1,8 @@
 """biobert_qa on a tiny random BERT: answer schema, windows, empty inputs,
 serialization round trips, training, init_model."""
 
+import contextlib
+import math
 import pickle
 
 import numpy
@@ -12,7 +14,9 @@ from thinc.api import fix_random_seed
 
 from spacy_biobert.pipeline.qa import (
     QuestionAnswerer,
+    Window,
     _gold_positions,
+    _is_max_context,
     answer_spans,
     set_questions,
 )
@@ -318,12 +322,6 @@ print(json.dumps({{
 # (top-n starts x top-n ends per window, valid spans only, sorted by start +
 # end logit, one per final text, softmax over the n-best list), not by calling
 # the code under test.
-
-import contextlib
-import math
-
-from spacy_biobert.pipeline.qa import Window, _is_max_context
-
 
 def _offsets(text):
     """Character offsets of the space-separated words of `text`."""

@@ -1,10 +1,8 @@
 """The standard spaCy battery for biobert_relation_extractor, on a tiny BERT
 built offline (2 layers, 32 wide)."""
 
-import importlib
 import pickle
 import warnings
-from pathlib import Path
 
 import numpy
 import pytest
@@ -12,8 +10,9 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
-from spacy.util import fix_random_seed, make_tempdir, registry
+from spacy.util import fix_random_seed, make_tempdir
 from thinc.api import Adam
+from tiny_pipelines import REL_DATA
 
 from spacy_biobert import relation_spans
 from spacy_biobert.candidates import (
@@ -24,20 +23,6 @@ from spacy_biobert.candidates import (
 from spacy_biobert.pipeline.relation_extractor import RelationExtractor
 from spacy_biobert.scorers import relation_score
 
-# fmt: off
-# words, entities (start, end, label), relations (head index, tail index, label)
-REL_DATA = [
-    ("aspirin inhibits cox1 .".split(),
-     [(0, 1, "CHEMICAL"), (2, 3, "GENE")], [(0, 1, "INHIBITOR")]),
-    ("caffeine activates ryr1 .".split(),
-     [(0, 1, "CHEMICAL"), (2, 3, "GENE")], [(0, 1, "ACTIVATOR")]),
-    ("water and gene5 were observed .".split(),
-     [(0, 1, "CHEMICAL"), (2, 3, "GENE")], []),
-    ("aspirin inhibits cox1 but caffeine activates ryr1 .".split(),
-     [(0, 1, "CHEMICAL"), (2, 3, "GENE"), (4, 5, "CHEMICAL"), (6, 7, "GENE")],
-     [(0, 1, "INHIBITOR"), (2, 3, "ACTIVATOR")]),
-]
-# fmt: on
 LABELS = ("ACTIVATOR", "INHIBITOR")
 
 

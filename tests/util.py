@@ -81,6 +81,20 @@ def make_examples(nlp):
     return examples
 
 
+def overfit(nlp, examples, steps: int = 100, learn_rate: float = 0.003, seed: int = 0):
+    """Initialise `nlp` on `examples` and update it `steps` times on them (no
+    dropout): the tiny model then predicts them, so tests have something to check."""
+    from spacy.util import fix_random_seed
+    from thinc.api import Adam
+
+    fix_random_seed(seed)
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(learn_rate)
+    for _ in range(steps):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    return nlp
+
+
 def package_and_run(model_dir: Path, name: str, tmp_path: Path, code: str) -> dict:
     """`spacy package` a saved pipeline as en_<name> and pip-install the package
     (no dependencies: spacy-biobert is already here; no build isolation, so no
