@@ -183,14 +183,9 @@ def read_iob_docs(
         yield Doc.from_docs(current)
 
 
-def file_entity_types(path: Union[str, Path]) -> List[str]:
-    """The entity types of an IOB file's tags ('B-Disease' -> 'Disease'), sorted."""
-    types = set()
-    for sent in read_iob_sentences(path):
-        for tag in sent.tags:
-            if tag != "O" and "-" in tag:
-                types.add(tag.split("-", 1)[1])
-    return sorted(types)
+def entity_types(tag_seqs: Iterable[List[str]]) -> List[str]:
+    """The entity types of IOB tag sequences, sorted ('' for untyped B/I tags)."""
+    return sorted({label for tags in tag_seqs for _, _, label in iob_to_spans(tags)})
 
 
 def resolve_untyped_label(path: Union[str, Path], untyped_label: str) -> str:
@@ -200,7 +195,7 @@ def resolve_untyped_label(path: Union[str, Path], untyped_label: str) -> str:
     (JNLPBA's five types become one 'ENTITY' class, the paper's protocol)."""
     if untyped_label:
         return untyped_label
-    types = file_entity_types(path)
+    types = [t for t in entity_types(sent.tags for sent in read_iob_sentences(path)) if t]
     return types[0] if len(types) == 1 else UNTYPED_LABEL
 
 

@@ -12,7 +12,7 @@ from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from spacy.util import fix_random_seed, make_tempdir
 from thinc.api import Adam
-from tiny_pipelines import REL_DATA
+from tiny_pipelines import REL_DATA, rel_config
 
 from spacy_biobert import relation_spans
 from spacy_biobert.candidates import (
@@ -50,25 +50,6 @@ def make_examples(nlp):
         Example(make_doc(nlp.vocab, w, e), make_doc(nlp.vocab, w, e, r))
         for w, e, r in REL_DATA
     ]
-
-
-def rel_config(base_model, **extra):
-    cfg = {
-        "model": {
-            "name": {"@misc": "spacy-biobert.base_model.v1", "name": str(base_model)},
-            "tokenizer_config": {
-                "@misc": "spacy-biobert.tokenizer_config.v1", "name": str(base_model),
-                "use_fast": True, "do_lower_case": True,
-            },
-        },
-        "candidates": {"@misc": "spacy-biobert.sentence_pairs.v1", "type_pairs": ["CHEMICAL->GENE"]},
-    }
-    for key, value in extra.items():
-        if key == "model":
-            cfg["model"].update(value)
-        else:
-            cfg[key] = value
-    return cfg
 
 
 def make_rel_nlp(base_model, **extra) -> Language:

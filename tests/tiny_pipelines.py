@@ -36,6 +36,27 @@ QA_DATA = [
 # fmt: on
 
 
+def rel_config(base_model, **extra):
+    """A biobert_relation_extractor config on `base_model` (CHEMICAL->GENE pairs);
+    `extra` sets further factory settings (`model` is merged into the model block)."""
+    cfg = {
+        "model": {
+            "name": {"@misc": "spacy-biobert.base_model.v1", "name": str(base_model)},
+            "tokenizer_config": {
+                "@misc": "spacy-biobert.tokenizer_config.v1", "name": str(base_model),
+                "use_fast": True, "do_lower_case": True,
+            },
+        },
+        "candidates": {"@misc": "spacy-biobert.sentence_pairs.v1", "type_pairs": ["CHEMICAL->GENE"]},
+    }
+    for key, value in extra.items():
+        if key == "model":
+            cfg["model"].update(value)
+        else:
+            cfg[key] = value
+    return cfg
+
+
 def span_record(span) -> Dict:
     return {
         "start": span.start, "end": span.end, "start_char": span.start_char,
@@ -81,17 +102,8 @@ def train_relation_nlp(base_model: Path, *, relations_attr: str = "relations", r
     from thinc.api import Adam
 
     nlp = spacy.blank("en")
-    nlp.add_pipe("biobert_relation_extractor", name="relation_extractor", config={
-        "model": {
-            "name": {"@misc": "spacy-biobert.base_model.v1", "name": str(base_model)},
-            "tokenizer_config": {
-                "@misc": "spacy-biobert.tokenizer_config.v1", "name": str(base_model),
-                "use_fast": True, "do_lower_case": True,
-            },
-        },
-        "candidates": {"@misc": "spacy-biobert.sentence_pairs.v1", "type_pairs": ["CHEMICAL->GENE"]},
-        "relations_attr": relations_attr,
-    })
+    nlp.add_pipe("biobert_relation_extractor", name="relation_extractor",
+                 config=rel_config(base_model, relations_attr=relations_attr))
     fix_random_seed(0)
     examples = [
         Example(rel_doc(nlp.vocab, w, e), rel_doc(nlp.vocab, w, e, r, relations_attr=relations_attr))

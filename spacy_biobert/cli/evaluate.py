@@ -10,7 +10,7 @@ import typer
 from spacy.tokens import Doc
 from tqdm import tqdm
 
-from ..readers import read_iob_sentences, spans_to_iob
+from ..readers import entity_types, read_iob_sentences, spans_to_iob
 from ..scorers import seqeval_prf
 from ..util import write_results
 
@@ -60,8 +60,8 @@ def evaluate_ner(
     )):
         pred_tags[i] = spans_to_iob(len(doc), ((e.start, e.end, e.label_) for e in doc.ents))
     seconds = time.perf_counter() - start
-    gold_types = _types(gold_tags)
-    pred_types = _types(pred_tags)
+    gold_types = entity_types(gold_tags)
+    pred_types = entity_types(pred_tags)
     scores = seqeval_prf(gold_tags, pred_tags, untyped=untyped)
     results: Dict[str, Any] = {
         "protocol": "untyped" if untyped else "typed",
@@ -95,13 +95,6 @@ def evaluate_ner(
         "words_per_second": round(n_words / seconds, 1) if seconds else None,
     })
     return results
-
-
-def _types(tag_seqs: List[List[str]]) -> List[str]:
-    """The entity types of IOB tag sequences, sorted ('' for untyped B/I tags)."""
-    from ..readers import iob_to_spans
-
-    return sorted({label for tags in tag_seqs for _, _, label in iob_to_spans(tags)})
 
 
 def _count_ents(tag_seqs: List[List[str]]) -> int:
