@@ -1,5 +1,6 @@
 """spacy-biobert: BioBERT (Lee et al., Bioinformatics 2020) for spaCy."""
 
+from ._compat import install_moved_modules
 from ._fork import install_fork_guard
 from .about import __version__
 from .extensions import (
@@ -22,6 +23,7 @@ from .pipeline import (
 )
 
 install_fork_guard()
+install_moved_modules()
 
 __all__ = [
     "__version__",

@@ -130,7 +130,7 @@ def build_transformer_model_v1(
     """spacy-transformers.TransformerModel.v3 (same arguments, same weights and
     serialization) that predicts length-bucketed: each batch's windows are run
     through the encoder in groups of similar wordpiece length instead of one
-    pass padded to the longest (see spacy_biobert.length_buckets). Training is
+    pass padded to the longest (see spacy_biobert.layers.length_buckets). Training is
     unchanged.
 
     batch_overhead (int): the fixed cost of one forward pass, in padded
@@ -139,7 +139,7 @@ def build_transformer_model_v1(
     """
     from spacy_transformers.layers import TransformerModel
 
-    from .length_buckets import set_length_buckets
+    from .layers.length_buckets import set_length_buckets
 
     model = TransformerModel(
         name, get_spans, dict(tokenizer_config), dict(transformer_config),
@@ -179,7 +179,7 @@ def build_pair_classifier_v1(
     max_length (int): most wordpieces per text, [CLS] and [SEP] included.
     RETURNS (Model[List[str], Floats2d]): class probabilities per text.
     """
-    from .pair_encoder import PairEncoder
+    from .layers.pair_encoder import PairEncoder
 
     encoder = PairEncoder(
         name, tokenizer_config, transformer_config, max_length=max_length,
@@ -253,7 +253,7 @@ def build_span_extractor_v1(
         [..., 0] start and [..., 1] end, for encoded windows (input_ids,
         attention_mask, token_type_ids).
     """
-    from .span_encoder import WordpieceEncoder
+    from .layers.span_encoder import WordpieceEncoder
 
     encoder = WordpieceEncoder(
         name, tokenizer_config, transformer_config, max_length=max_length,

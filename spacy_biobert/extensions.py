@@ -10,7 +10,7 @@ record schema); reference docs carry the gold relations in the same form.
 ``Doc._.questions`` (list of str, or None): the questions ``biobert_qa`` answers
 about the doc's text (the passage). ``Doc._.answers`` (list of dicts, or None
 when never set): its answers, one record per question, in question order
-(schema in ``spacy_biobert.pipeline.qa``).
+(schema in ``spacy_biobert.qa.component``).
 
 All are plain data stored in ``doc.user_data``, so they survive
 ``DocBin(store_user_data=True)``, ``doc.to_bytes()`` and ``nlp.pipe(n_process=2)``.

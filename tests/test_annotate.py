@@ -14,7 +14,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from util import make_texts, read_records, strip_confidence
 
-from spacy_biobert.annotate import (
+from spacy_biobert.apps.annotate import (
     annotate,
     detect_format,
     read_done_ids,
@@ -42,9 +42,9 @@ def test_annotate_detect_format(tmp_path):
     assert detect_format(Path("a.jsonl.gz")) == "jsonl"
     assert detect_format(Path("pubmed24n0001.xml.gz")) == "pubmed"
     assert detect_format(Path("a.dat"), "text") == "text"
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E132\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2614\]"):
         detect_format(Path("a.dat"))
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E130\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2612\]"):
         detect_format(Path("a.txt"), "csv")
 
 
@@ -113,7 +113,7 @@ def test_annotate_jsonl_bad_records(nlp, tmp_path):
     assert [r["id"] for r in records] == ["a", "7"]
     assert records[1]["entities"] == []
     assert stats.bad == 6 == len(messages)
-    for line, code in [(2, "E134"), (3, "E134"), (4, "E134"), (5, "E134"), (6, "E137"), (7, "E134")]:
+    for line, code in [(2, "E2616"), (3, "E2616"), (4, "E2616"), (5, "E2616"), (6, "E2619"), (7, "E2616")]:
         assert any(f"in.jsonl.gz:{line}:" in m and code in m for m in messages), (line, messages)
     assert "invalid JSON" in messages[0] and "duplicate id 'a'" in messages[4]
 
@@ -212,7 +212,7 @@ def test_annotate_resume_refuses_foreign_output(nlp, tmp_path):
     inp.write_text("a\n", encoding="utf8")
     out = tmp_path / "out.jsonl"
     out.write_text("hello\n", encoding="utf8")
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E135\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2617\]"):
         run(nlp, inp, out)
     run(nlp, inp, out, overwrite=True)
     assert [r["id"] for r in read_records(out)] == ["1"]

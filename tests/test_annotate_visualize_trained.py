@@ -71,7 +71,7 @@ def test_annotate_relation_pipeline(re_dir, tmp_path):
         assert rel["score"] == max(rel["scores"].values()) > 0.5
         assert rel["scores"][rel["label"]] == rel["score"]
     # questions without a QA component: a warning, and no answers in the records
-    with pytest.warns(UserWarning, match="W130"):
+    with pytest.warns(UserWarning, match="W2601"):
         result = invoke("annotate", re_dir, src, tmp_path / "q.jsonl", "--question", "Which gene?")
     assert result.exit_code == 0, result.output
     assert all("answers" not in r for r in read_records(tmp_path / "q.jsonl"))

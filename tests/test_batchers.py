@@ -5,7 +5,7 @@ import random
 import pytest
 from spacy.util import registry
 
-from spacy_biobert.batchers import batch_by_length
+from spacy_biobert.training.batchers import batch_by_length
 
 
 def test_batchers_every_item_once_and_grouped():
@@ -30,5 +30,5 @@ def test_batchers_batch_order_is_shuffled():
 def test_batchers_registered_and_validated():
     make = registry.batchers.get("spacy-biobert.batch_by_length.v1")
     assert len(list(make(size=4, buffer=8)([[1]] * 10))) == 3
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E014\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2501\]"):
         make(size=0)

@@ -69,7 +69,7 @@ def test_cli_convert(tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("word\tB-Disease\textra\n", encoding="utf8")
     result = invoke("convert", bad, tmp_path / "bad.spacy")
-    assert str(result.exception).startswith("(spacy-biobert) [E001]")
+    assert str(result.exception).startswith("(spacy-biobert) [E2201]")
     assert not (tmp_path / "bad.spacy").exists()
 
 
@@ -134,7 +134,7 @@ def binary_re_dir(tiny_bert, tmp_path_factory):
     """configs/re_binary.cfg on the tiny BERT, trained until it separates POS from NEG."""
     from thinc.api import Adam, Config, fix_random_seed
 
-    from spacy_biobert.re_eval import evaluate_relations, read_examples
+    from spacy_biobert.apps.re_eval import evaluate_relations, read_examples
 
     path = _write_binary(tmp_path_factory.mktemp("re_train") / "train.tsv", 8)
     config = Config().from_disk(ROOT / "configs" / "re_binary.cfg", overrides={
@@ -207,7 +207,7 @@ def test_cli_re_cv(tiny_bert, tmp_path):
     assert result.exit_code == 0 and "2 already done, 0 to go" in result.output
     result = invoke(*[a if a != "3" else "4" for a in args])
     assert isinstance(result.exception, ValueError)
-    assert str(result.exception).startswith("(spacy-biobert) [E022]")
+    assert str(result.exception).startswith("(spacy-biobert) [E2607]")
 
 
 # ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from spacy_biobert.compare import (
+from spacy_biobert.apps.compare import (
     CompareSettings,
     aggregate,
     markdown_table,
@@ -36,9 +36,9 @@ def _write_split(path: Path, n: int) -> None:
 def test_compare_parse_starts_and_plan():
     assert parse_starts(["bert=embedded", "bio=out/model"]) == [("bert", "embedded"), ("bio", "out/model")]
     assert parse_starts(["some/folder"]) == [("folder", "some/folder")]
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E019\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2604\]"):
         parse_starts(["=x"])
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E020\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2605\]"):
         parse_starts(["a=x", "a=y"])
     runs = plan_runs(["d1", "d2"], [("a", "x"), ("b", "y")], [0, 1])
     assert len(runs) == 8
@@ -100,7 +100,7 @@ def test_compare_runs_and_resumes(tiny_bert, tmp_path):
     # another budget in the same folder: an error, not a silent mix
     from dataclasses import replace
 
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E022\].*steps: 30 there, 31 now"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2607\].*steps: 30 there, 31 now"):
         run_experiment(out, ["toy"], starts, [0], replace(settings, steps=31), echo=messages.append)
     # a second table over some of the same runs (e.g. a curve) reuses them
     messages.clear()
@@ -120,7 +120,7 @@ def test_compare_missing_data_and_failed_run(tiny_bert, tmp_path):
         _write_split(data / f"{split}.tsv", 4)
     settings = CompareSettings(config=str(ROOT / "configs" / "test" / "ner.cfg"), data_dir=str(tmp_path),
                                steps=1, threads=1)
-    with pytest.raises(RuntimeError, match=r"\(spacy-biobert\) \[E021\].*run\.log"):
+    with pytest.raises(RuntimeError, match=r"\(spacy-biobert\) \[E2606\].*run\.log"):
         run_experiment(tmp_path / "out", ["toy"], [("a", str(tmp_path / "no_such_model"))], [0],
                        settings, echo=lambda m: None)
     assert "no_such_model" in (tmp_path / "out" / "runs" / "toy" / "a" / "seed0" / "run.log").read_text()

@@ -12,7 +12,7 @@ import spacy
 from spacy.util import registry
 from thinc.api import Config
 
-import spacy_biobert.qa_data  # noqa: F401 (registrations without a reinstall; test_registry checks entry points)
+import spacy_biobert.qa.squad  # noqa: F401 (registrations without a reinstall; test_registry checks entry points)
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").rglob("*.cfg"))
 

@@ -21,7 +21,7 @@ from tiny_pipelines import (
 )
 from util import TRAIN_DATA, make_examples, make_ner_nlp, make_tiny_bert, overfit
 
-from spacy_biobert.annotate import RecordWriter
+from spacy_biobert.apps.annotate import RecordWriter
 from spacy_biobert.extensions import install_extensions
 
 
@@ -125,7 +125,7 @@ def test_qa_answers_attr(tiny_bert, tmp_path):
     assert RecordWriter.for_pipeline(nlp).record("1", doc)["answers"] == doc._.ans
     # the loss reads the gold answers from ref._.ans: gold only in ref._.answers is refused
     examples = qa_examples(nlp, answers_attr="answers")
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E107\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2408\]"):
         pipe.get_loss(examples, pipe.predict([eg.predicted for eg in examples]))
     examples = qa_examples(nlp, answers_attr="ans")
     loss, _ = pipe.get_loss(examples, pipe.predict([eg.predicted for eg in examples]))

@@ -8,7 +8,7 @@ from spacy.util import make_tempdir
 from thinc.layers.pytorchwrapper import forward as pt_forward
 from util import make_examples, make_ner_nlp
 
-from spacy_biobert.length_buckets import (
+from spacy_biobert.layers.length_buckets import (
     bucketed_hf_forward,
     length_buckets,
     use_length_buckets,
@@ -192,5 +192,5 @@ def test_bucketed_pipeline_roundtrip(nlp):
 
 
 def test_bad_bucket_settings_raise(tiny_bert):
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E143\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2103\]"):
         make_ner_nlp(tiny_bert, **{"components.transformer.model.batch_overhead": -1})

@@ -12,7 +12,7 @@ from spacy.util import fix_random_seed, make_tempdir
 from thinc.api import Adam
 from util import TRAIN_DATA, make_examples, make_ner_nlp
 
-from spacy_biobert.pipeline.ner import (
+from spacy_biobert.ner.component import (
     BioBertNER,
     greedy_decode,
     transition_masks,
@@ -54,7 +54,7 @@ def test_ner_add_pipe_by_factory_name():
 
 
 def test_ner_bad_decoding_raises(tiny_bert):
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E009\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2205\]"):
         make_ner_nlp(tiny_bert, **{"components.ner.decoding": "beam"})
 
 
@@ -83,7 +83,7 @@ def test_ner_initialize_without_entities_raises(nlp):
     def no_ents():
         return [Example(Doc(nlp.vocab, words=["a", "b"]), Doc(nlp.vocab, words=["a", "b"]))]
 
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E008\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2204\]"):
         nlp.initialize(no_ents)
 
 
@@ -152,7 +152,7 @@ def test_ner_odd_unicode_every_token_predicted(trained_nlp, text):
     ner = trained_nlp.get_pipe("ner")
     doc = trained_nlp.make_doc(text)
     long_token = any(len(t) > 500 for t in doc)
-    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W002\]") if long_token else nullcontext():
+    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W2002\]") if long_token else nullcontext():
         for _, proc in trained_nlp.pipeline[:-1]:
             doc = proc(doc)
     scores = ner.predict([doc])
@@ -245,8 +245,8 @@ def test_ner_viterbi_never_crosses_types():
 
 def test_ner_evaluate_cli_scores_in_file_order(trained_nlp, tmp_path):
     """evaluate_ner sorts by length for speed; the scores must not change."""
-    from spacy_biobert.cli.evaluate import evaluate_ner, markdown_table
-    from spacy_biobert.readers import spans_to_iob
+    from spacy_biobert.apps.evaluate import evaluate_ner, markdown_table
+    from spacy_biobert.ner.tags import spans_to_iob
 
     lines = []
     for text, ents in TRAIN_DATA + TRAIN_DATA[::-1]:

@@ -18,10 +18,17 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 from thinc.api import Config
 
-from spacy_biobert.cli.evaluate import evaluate_ner, markdown_table
-from spacy_biobert.compare import CompareSettings, Run, evaluate_command, train_command
-from spacy_biobert.readers import iob_to_spans, read_iob_docs, read_iob_sentences
-from spacy_biobert.scorers import seqeval_prf
+from spacy_biobert.apps.compare import (
+    CompareSettings,
+    Run,
+    evaluate_command,
+    train_command,
+)
+from spacy_biobert.apps.evaluate import evaluate_ner, markdown_table
+from spacy_biobert.ner.iob import read_iob_sentences
+from spacy_biobert.ner.readers import read_iob_docs
+from spacy_biobert.ner.scorer import seqeval_prf
+from spacy_biobert.ner.tags import iob_to_spans
 
 ROOT = Path(__file__).parent.parent
 
@@ -271,7 +278,7 @@ def test_untyped_label_empty_keeps_the_one_type(tmp_path):
     """untyped_label = "" (the configs): a file with one type keeps its name, so a
     pipeline trained the paper's way on NCBI-disease still labels `Disease`; a
     file with several types gets one ENTITY class."""
-    from spacy_biobert.readers import create_iob_corpus
+    from spacy_biobert.ner.readers import create_iob_corpus
 
     one = tmp_path / "one.tsv"
     one.write_text("Aspirin\tO\ncauses\tO\nbreast\tB-Disease\ncancer\tI-Disease\n\nfever\tB-Disease\n\n")

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from spacy_biobert.pretrain import pack_documents, read_documents
+from spacy_biobert.apps.pretrain import pack_documents, read_documents
 
 
 def test_pretrain_read_documents(tmp_path):
     path = tmp_path / "c.txt"
     path.write_text("Title one\nbody one\n\n\n  \nTitle two\r\n\nthree\n", encoding="utf8")
     assert list(read_documents(path)) == ["Title one\nbody one", "Title two", "three"]
-    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E004\]"):
+    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E2001\]"):
         list(read_documents(tmp_path / "missing.txt"))
 
 
@@ -24,7 +24,7 @@ def test_pretrain_pack_documents_never_mixes_documents():
     batch = {"input_ids": [[1, 2, 3, 4, 5], [6], []]}
     out = pack_documents(batch, max_length=5, cls_id=101, sep_id=102)
     assert out["input_ids"] == [[101, 1, 2, 3, 102], [101, 4, 5, 102], [101, 6, 102]]
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E016\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2601\]"):
         pack_documents(batch, max_length=2, cls_id=101, sep_id=102)
 
 
@@ -44,7 +44,7 @@ DRIVER = textwrap.dedent(
     """
     import os, signal, sys
     from transformers import TrainerCallback
-    from spacy_biobert.pretrain import PretrainSettings, run_pretraining
+    from spacy_biobert.apps.pretrain import PretrainSettings, run_pretraining
 
     corpus, out, base, kill_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 
@@ -116,7 +116,7 @@ def test_pretrain_output_is_a_base_model_for_ner(tiny_bert, tmp_path):
     """The pre-trained folder goes into the NER config through the same variable."""
     from util import make_examples, make_ner_nlp
 
-    from spacy_biobert.pretrain import PretrainSettings, run_pretraining
+    from spacy_biobert.apps.pretrain import PretrainSettings, run_pretraining
 
     corpus = _corpus(tmp_path / "corpus.txt")
     settings = PretrainSettings(base_model=str(tiny_bert), max_length=16, batch_size=4,
@@ -146,7 +146,7 @@ def test_pretrain_sparse_head_same_loss_and_gradients_as_dense(tiny_bert):
     import torch
     from transformers import BertForMaskedLM
 
-    from spacy_biobert.pretrain import use_sparse_mlm_head
+    from spacy_biobert.apps.pretrain import use_sparse_mlm_head
 
     kw = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
     dense = BertForMaskedLM.from_pretrained(str(tiny_bert), **kw)
@@ -182,7 +182,7 @@ def test_pretrain_head_warmup_leaves_the_encoder_alone(tiny_bert, tmp_path):
     from safetensors.torch import load_file
     from transformers import BertModel
 
-    from spacy_biobert.pretrain import PretrainSettings, run_pretraining
+    from spacy_biobert.apps.pretrain import PretrainSettings, run_pretraining
 
     corpus = _corpus(tmp_path / "corpus.txt")
     settings = PretrainSettings(base_model=str(tiny_bert), max_length=16, batch_size=4, max_steps=2,
@@ -200,7 +200,7 @@ def test_pretrain_head_warmup_leaves_the_encoder_alone(tiny_bert, tmp_path):
     # the fresh head itself did train: compare with the head the run started from
     from transformers import set_seed
 
-    from spacy_biobert.pretrain import load_mlm_model
+    from spacy_biobert.apps.pretrain import load_mlm_model
 
     set_seed(0)
     start, fresh = load_mlm_model(str(tiny_bert))

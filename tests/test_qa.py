@@ -12,14 +12,9 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 from thinc.api import fix_random_seed
 
-from spacy_biobert.pipeline.qa import (
-    QuestionAnswerer,
-    Window,
-    _gold_positions,
-    _is_max_context,
-    answer_spans,
-    set_questions,
-)
+from spacy_biobert.qa.component import QuestionAnswerer, answer_spans, set_questions
+from spacy_biobert.qa.decoding import _is_max_context
+from spacy_biobert.qa.windows import Window, _gold_positions
 
 PASSAGE = "the apc gene is associated with familial adenomatous polyposis and cancer risk in patients ."
 QUESTIONS = ["what is the gene ?", "which disease ?"]
@@ -111,13 +106,13 @@ def test_qa_empty_doc_and_no_questions(qa_nlp):
 def test_qa_questions_must_be_strings(qa_nlp):
     doc = qa_nlp.make_doc(PASSAGE)
     doc._.questions = "what ?"
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E104\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2405\]"):
         qa_nlp(doc)
 
 
 def test_qa_question_longer_than_window_is_an_error(qa_nlp):
     question = " ".join(["cancer"] * 40)
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E102\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2403\]"):
         qa_nlp(_doc(qa_nlp, PASSAGE, [question]))
 
 
@@ -263,7 +258,7 @@ def test_qa_gold_records_must_match_questions(qa_nlp):
     ref = set_questions(qa_nlp.make_doc(PASSAGE), QUESTIONS)
     ref._.answers = []
     eg = Example(qa_nlp.make_doc(PASSAGE), ref)
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E107\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2408\]"):
         qa_nlp.get_pipe("qa").update([eg])
 
 
@@ -287,7 +282,7 @@ def test_qa_packaged_and_loaded_by_name(qa_nlp, tmp_path):
     qa_nlp.to_disk(tmp_path / "qa")
     code = f"""
 import json, spacy
-from spacy_biobert.pipeline.qa import set_questions, answer_spans
+from spacy_biobert import set_questions, answer_spans
 nlp = spacy.load("en_biobert_qa_test")
 passage = {PASSAGE!r}
 doc = nlp(set_questions(nlp.make_doc(passage), {QUESTIONS!r}))
@@ -457,7 +452,7 @@ def test_qa_probabilities_setting(tiny_bert, qa_nlp, tmp_path):
     """The factory default is "nbest"; a pipeline saved without the setting
     (before it existed) loads with it; an unknown value is an error."""
     assert qa_nlp.get_pipe("qa").cfg["probabilities"] == "nbest"
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E103\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2404\]"):
         make_qa_nlp(tiny_bert, probabilities="softmax")
     qa_nlp.to_disk(tmp_path / "old")
     config = (tmp_path / "old" / "config.cfg").read_text(encoding="utf8")

@@ -9,14 +9,13 @@ import pytest
 import spacy
 from spacy.training import Example
 
-from spacy_biobert.qa_data import create_squad_corpus, locate_answer, read_squad
-from spacy_biobert.scorers import (
+from spacy_biobert.qa.bioasq import (
     bioasq_factoid_scores,
     golden_synonyms,
     pool_bioasq_answers,
-    qa_score,
-    squad_exact_f1,
 )
+from spacy_biobert.qa.scorer import qa_score, squad_exact_f1
+from spacy_biobert.qa.squad import create_squad_corpus, locate_answer, read_squad
 
 CONTEXT = "Bazex syndrome (acrokeratosis paraneoplastica) is rare. BRCA1 is a gene."
 
@@ -109,7 +108,7 @@ def test_qa_data_malformed_file_names_file_and_entry(tmp_path, content, match):
 
 
 def test_qa_data_missing_file(tmp_path):
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E004\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2001\]"):
         create_squad_corpus(tmp_path / "nope.json")
 
 
@@ -194,7 +193,7 @@ def test_qa_bioasq_leading_space_gold_in_4b(shared_data):
     """4b golden batch 4, question 57090c33cf1c325851000013: the gold answer
     is ' fewer than 100' (leading space), which an extracted span never
     equals; the reader keeps it as it is."""
-    from spacy_biobert.cli.evaluate_qa import load_factoid_golden
+    from spacy_biobert.apps.evaluate_qa import load_factoid_golden
 
     qid = "57090c33cf1c325851000013"
     golden = load_factoid_golden(shared_data / "qa" / "bioasq" / "test" / "4B4_golden.json")
@@ -209,7 +208,7 @@ def test_qa_squad_exact_f1_and_qa_score():
     assert em == 0.0 and f1 == pytest.approx(2 / 3)
     assert squad_exact_f1("", []) == (1.0, 1.0)
     nlp = spacy.blank("en")
-    from spacy_biobert.pipeline.qa import set_questions
+    from spacy_biobert.qa.component import set_questions
 
     ref = set_questions(nlp.make_doc("the apc gene ."), ["q1", "q2"])
     ref._.answers = [
@@ -248,8 +247,8 @@ def _write_bioasq_dir(path):
 def test_qa_evaluate_bioasq_cli(tiny_bert, tmp_path):
     from typer.testing import CliRunner
 
+    from spacy_biobert.apps.evaluate_qa import find_bioasq_batches
     from spacy_biobert.cli import app
-    from spacy_biobert.cli.evaluate_qa import find_bioasq_batches
 
     test_dir = tmp_path / "bioasq"
     _write_bioasq_dir(test_dir)
@@ -272,7 +271,7 @@ def test_qa_evaluate_bioasq_cli(tiny_bert, tmp_path):
     assert metrics["per_batch"] == metrics["by_probabilities"]["nbest"]["per_batch"]
     assert "### QA: BioASQ factoid (product)" in md.read_text()
     bad = CliRunner().invoke(app, ["evaluate-qa", str(tmp_path / "model"), str(test_dir), "--probabilities", "softmax"])
-    assert bad.exit_code != 0 and "(spacy-biobert) [E103]" in str(bad.exception)
+    assert bad.exit_code != 0 and "(spacy-biobert) [E2404]" in str(bad.exception)
     [batch] = metrics["per_batch"]
     assert batch["n_questions"] == 3 and batch["n_answered"] == 2 and batch["n_snippets"] == 3
     # the batch's scores are those of its pooled predictions against the golden file
@@ -284,14 +283,14 @@ def test_qa_evaluate_bioasq_cli(tiny_bert, tmp_path):
     assert {k: batch[k] for k in ("strict", "lenient", "mrr")} == {k: rescored[k] for k in ("strict", "lenient", "mrr")}
     assert metrics["per_year"]["6b"]["paper_biobert"]["mrr"] == 48.43
     assert md.read_text().startswith("### QA: BioASQ factoid")
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E108\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2610\]"):
         find_bioasq_batches(tmp_path)
 
 
 def test_qa_evaluate_bioasq_restores_component_settings(tiny_bert, tmp_path):
     """evaluate_bioasq sets top_k (n_best) and null_answer on the component it
     runs, and puts the component's own settings back afterwards, also when it fails."""
-    from spacy_biobert.cli.evaluate_qa import evaluate_bioasq
+    from spacy_biobert.apps.evaluate_qa import evaluate_bioasq
 
     test_dir = tmp_path / "bioasq"
     _write_bioasq_dir(test_dir)
@@ -314,7 +313,7 @@ def test_qa_evaluate_bioasq_restores_component_settings(tiny_bert, tmp_path):
     assert results["per_batch"][0]["n_snippets"] == 3
     assert len(seen) == 3 and set(seen) == {(20, 20, False)}  # the run used the evaluation's settings
     assert qa.cfg == before  # and the component has its own back
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E108\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2610\]"):
         evaluate_bioasq(nlp, tmp_path / "empty", n_best=7, show_progress=False)
     assert qa.cfg == before
 
@@ -322,7 +321,7 @@ def test_qa_evaluate_bioasq_restores_component_settings(tiny_bert, tmp_path):
 def _synthetic_scores(logits_by_word, cls):
     """A predict() stand-in: one window per doc, [CLS] q [SEP] words [SEP],
     logits from a table (start, end) per word; the question and [SEP] -20."""
-    from spacy_biobert.pipeline.qa import Window
+    from spacy_biobert.qa.windows import Window
 
     def predict(docs):
         out = []
@@ -351,7 +350,7 @@ def test_qa_bioasq_nbest_and_product_rank_differently(tiny_bert, tmp_path, monke
     softmax of (2, 1, 0) over yy, 'yy ww', ww: xx is first, strict 1. Product:
     xx = (1/(e^10 + 1 + e^-20))^2 is about 2e-9, yy = (e/(e + 1 + e^-20))^2 =
     0.534: xx is 4th (after yy, 'yy ww', ww), strict 0, MRR 1/4."""
-    from spacy_biobert.cli.evaluate_qa import evaluate_bioasq
+    from spacy_biobert.apps.evaluate_qa import evaluate_bioasq
 
     test_dir = tmp_path / "bioasq"
     test_dir.mkdir()

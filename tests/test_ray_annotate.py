@@ -6,8 +6,8 @@ import sys
 import pytest
 from util import make_texts, read_records, strip_confidence
 
-from spacy_biobert.annotate import annotate
-from spacy_biobert.ray_annotate import annotate_ray, require_ray
+from spacy_biobert.apps.annotate import annotate
+from spacy_biobert.apps.ray_annotate import annotate_ray, require_ray
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_ray_annotate_equals_annotate_and_skips_bad_records(ray_local, ner_dir, 
     # bad records: reported (same messages as annotate) and counted, never annotated
     assert stats.bad == 3 and sorted(messages) == sorted(ref_messages)
     assert any("invalid JSON" in m and "in.jsonl:6:" in m for m in messages)
-    assert any("E137" in m and "duplicate id 'd7'" in m for m in messages)
+    assert any("E2619" in m and "duplicate id 'd7'" in m for m in messages)
     assert "x" not in by_id(records)
     counts = stats.to_dict()
     assert counts["workers"] == 2 and counts["docs_per_second"] > 0
@@ -106,11 +106,11 @@ def test_ray_annotate_cli_resumes_partial_output(ray_local, ner_dir, corpus, ref
 def test_ray_annotate_without_ray(monkeypatch, ner_dir, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)
     monkeypatch.setitem(sys.modules, "ray.data", None)
-    with pytest.raises(ImportError, match=r'E140.*pip install "spacy-biobert\[ray\]"'):
+    with pytest.raises(ImportError, match=r'E2620.*pip install "spacy-biobert\[ray\]"'):
         require_ray()
     inp = tmp_path / "in.txt"
     inp.write_text("cancer\n", encoding="utf8")
-    with pytest.raises(ImportError, match=r"\(spacy-biobert\) \[E140\]"):
+    with pytest.raises(ImportError, match=r"\(spacy-biobert\) \[E2620\]"):
         annotate_ray(str(ner_dir), inp, tmp_path / "out.jsonl")
     assert not (tmp_path / "out.jsonl").exists()
     from typer.testing import CliRunner
@@ -125,5 +125,5 @@ def test_ray_annotate_refuses_ray_client(tmp_path):
     pytest.importorskip("ray.data")
     inp = tmp_path / "in.txt"
     inp.write_text("cancer\n", encoding="utf8")
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E142\].*--address auto"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2622\].*--address auto"):
         annotate_ray("unused", inp, tmp_path / "out.jsonl", address="ray://head:10001")

@@ -9,21 +9,23 @@ import spacy
 from spacy.training import Example
 from spacy.util import registry
 
-from spacy_biobert.re_data import (
+from spacy_biobert.relations.binary import (
     BinaryRERecord,
+    list_folds,
+    read_binary_re,
+    read_binary_re_fold,
+)
+from spacy_biobert.relations.chemprot import (
     ChemProtStats,
     Mention,
     chemprot_split_folder,
     create_sentencizer_splitter,
-    list_folds,
-    mark_entities,
     mark_pair,
     merge_sentences,
-    read_binary_re,
-    read_binary_re_fold,
     read_chemprot,
 )
-from spacy_biobert.scorers import binary_prf, chemprot_prf, cv_average
+from spacy_biobert.relations.marking import mark_entities
+from spacy_biobert.relations.scorer import binary_prf, chemprot_prf, cv_average
 
 
 def _write(path: Path, text: str) -> Path:
@@ -61,14 +63,14 @@ def test_re_data_binary_both_layouts(tmp_path):
 
 # fmt: off
 MALFORMED_BINARY = [
-    ("@GENE$ x @DISEASE$.\t1\n@GENE$ no label @DISEASE$\n", 2, "E030"),
-    ("@GENE$ x @DISEASE$.\t1\n@GENE$ x\t@DISEASE$\t1\n", 2, "E030"),
-    ("@GENE$ x @DISEASE$.\t1\n\n", 2, "E030"),
-    ("@GENE$ x @DISEASE$.\tyes\n", 1, "E031"),
-    ("@GENE$ x @DISEASE$.\t1\n@GENE$ @GENE$ @DISEASE$.\t0\n", 2, "E032"),
-    ("@GENE$ x disease.\t0\n", 1, "E032"),
-    ("index\tsentence\tlabel\n0\t@GENE$ x @DISEASE$.\t1\n@GENE$ x @DISEASE$.\t1\n", 3, "E030"),
-    ("index\tsentence\tlabel\nx\t@GENE$ x @DISEASE$.\t1\n", 2, "E030"),
+    ("@GENE$ x @DISEASE$.\t1\n@GENE$ no label @DISEASE$\n", 2, "E2301"),
+    ("@GENE$ x @DISEASE$.\t1\n@GENE$ x\t@DISEASE$\t1\n", 2, "E2301"),
+    ("@GENE$ x @DISEASE$.\t1\n\n", 2, "E2301"),
+    ("@GENE$ x @DISEASE$.\tyes\n", 1, "E2302"),
+    ("@GENE$ x @DISEASE$.\t1\n@GENE$ @GENE$ @DISEASE$.\t0\n", 2, "E2303"),
+    ("@GENE$ x disease.\t0\n", 1, "E2303"),
+    ("index\tsentence\tlabel\n0\t@GENE$ x @DISEASE$.\t1\n@GENE$ x @DISEASE$.\t1\n", 3, "E2301"),
+    ("index\tsentence\tlabel\nx\t@GENE$ x @DISEASE$.\t1\n", 2, "E2301"),
 ]
 # fmt: on
 
@@ -87,7 +89,7 @@ def test_re_data_binary_tag_check_optional(tmp_path):
 
 
 def test_re_data_binary_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E004\]"):
+    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E2001\]"):
         list(read_binary_re(tmp_path / "nope.tsv"))
 
 
@@ -192,7 +194,7 @@ def test_re_data_mark_entities_order_and_bounds():
     text = "PKA binds caffeine"
     assert mark_entities(text, (10, 18), (0, 3)) == "@GENE$ binds @CHEMICAL$"
     assert mark_entities(text, (0, 9), (4, 18), overlap_tag="#") == "#"
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E041\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2312\]"):
         mark_entities(text, (10, 30), (0, 3))
 
 
@@ -204,7 +206,7 @@ def test_re_data_chemprot_offset_mismatch(tmp_path):
     )
     folder = _chemprot_folder(tmp_path, GOLD, entities)
     path = folder / "chemprot_development_entities.tsv"
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E034\]") as err:
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2305\]") as err:
         read_chemprot(folder)
     assert f"{path}:2:" in str(err.value) and "'COX-1'" in str(err.value)
     pairs, stats = read_chemprot(folder, strict=False)
@@ -216,26 +218,26 @@ def test_re_data_chemprot_offset_mismatch(tmp_path):
 def test_re_data_chemprot_separator_matters(tmp_path):
     """Offsets index title + one character + abstract: dropping it breaks them."""
     folder = _chemprot_folder(tmp_path, GOLD)
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E034\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2305\]"):
         read_chemprot(folder, sep="")
 
 
 # fmt: off
 MALFORMED_CHEMPROT = [
-    ("entities", "111\tT1\tCHEMICAL\t0\t7\n", 1, "E030"),
-    ("entities", "111\tT1\tDRUG\t0\t7\tAspirin\n", 1, "E035"),
-    ("entities", "222\tT1\tCHEMICAL\t0\t7\tAspirin\n", 1, "E035"),
-    ("entities", "111\tT1\tCHEMICAL\t0\t7\tAspirin\n111\tT1\tCHEMICAL\t0\t7\tAspirin\n", 2, "E042"),
-    ("entities", "111\tT1\tCHEMICAL\t7\t7\tAspirin\n", 1, "E033"),
-    ("entities", "111\tT1\tCHEMICAL\t0\t9999\tAspirin\n", 1, "E033"),
-    ("entities", "111\tT1\tCHEMICAL\tx\t7\tAspirin\n", 1, "E033"),
-    ("gold", "111\tCPR:4\tArg1:T1\n", 1, "E030"),
-    ("gold", "111\tCPR:4\tArg1:T1\tArg2:T2\n111\tCPR:4\tT1\tT2\n", 2, "E030"),
-    ("gold", "111\tCPR:4\tArg1:T1\tArg2:T99\n", 1, "E036"),
-    ("gold", "111\tCPR:4\tArg1:T2\tArg2:T1\n", 1, "E036"),
-    ("gold", "222\tCPR:4\tArg1:T1\tArg2:T2\n", 1, "E035"),
-    ("abstracts", "111\tA title\tAn abstract.\n111\tA title\tAgain.\n", 2, "E042"),
-    ("abstracts", "111\tA title only\n", 1, "E030"),
+    ("entities", "111\tT1\tCHEMICAL\t0\t7\n", 1, "E2301"),
+    ("entities", "111\tT1\tDRUG\t0\t7\tAspirin\n", 1, "E2306"),
+    ("entities", "222\tT1\tCHEMICAL\t0\t7\tAspirin\n", 1, "E2306"),
+    ("entities", "111\tT1\tCHEMICAL\t0\t7\tAspirin\n111\tT1\tCHEMICAL\t0\t7\tAspirin\n", 2, "E2313"),
+    ("entities", "111\tT1\tCHEMICAL\t7\t7\tAspirin\n", 1, "E2304"),
+    ("entities", "111\tT1\tCHEMICAL\t0\t9999\tAspirin\n", 1, "E2304"),
+    ("entities", "111\tT1\tCHEMICAL\tx\t7\tAspirin\n", 1, "E2304"),
+    ("gold", "111\tCPR:4\tArg1:T1\n", 1, "E2301"),
+    ("gold", "111\tCPR:4\tArg1:T1\tArg2:T2\n111\tCPR:4\tT1\tT2\n", 2, "E2301"),
+    ("gold", "111\tCPR:4\tArg1:T1\tArg2:T99\n", 1, "E2307"),
+    ("gold", "111\tCPR:4\tArg1:T2\tArg2:T1\n", 1, "E2307"),
+    ("gold", "222\tCPR:4\tArg1:T1\tArg2:T2\n", 1, "E2306"),
+    ("abstracts", "111\tA title\tAn abstract.\n111\tA title\tAgain.\n", 2, "E2313"),
+    ("abstracts", "111\tA title only\n", 1, "E2301"),
 ]
 # fmt: on
 
@@ -251,12 +253,12 @@ def test_re_data_chemprot_malformed_names_file_line(tmp_path, which, content, li
 
 
 def test_re_data_chemprot_missing_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E004\]"):
+    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E2001\]"):
         read_chemprot(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E038\]"):
+    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E2309\]"):
         read_chemprot(tmp_path / "empty")
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E037\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2308\]"):
         chemprot_split_folder(tmp_path, "validation")
 
 
@@ -304,7 +306,7 @@ def test_re_data_binary_prf():
     assert (s["tp"], s["fp"], s["fn"]) == (2, 1, 1)
     assert s["p"] == pytest.approx(2 / 3) and s["f"] == pytest.approx(2 / 3)
     assert binary_prf([0, 0], [0, 0])["f"] == 0.0
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E039\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2310\]"):
         binary_prf([1], [1, 0])
 
 
@@ -327,7 +329,7 @@ def test_re_data_cv_average_is_mean_of_folds():
     assert s["f"] == pytest.approx((2 / 3 + 0.5) / 2)  # not F1 of the mean P and R (0.6)
     assert s["p_std"] == pytest.approx(0.5**0.5 * 0.5)
     assert s["folds"] == folds
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E040\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2311\]"):
         cv_average([])
 
 

@@ -13,26 +13,28 @@ import spacy
 from spacy.util import fix_random_seed, load_model_from_config
 from thinc.api import Adam, Config
 
-from spacy_biobert.candidates import sentence_pairs
-from spacy_biobert.compare import reuse_metrics
-from spacy_biobert.re_data import (
-    ENTITIES_SPANS_KEY,
-    BinaryRERecord,
-    BinaryRERelationCorpus,
-    ChemProtNERCorpus,
-    ChemProtRelationCorpus,
-    binary_record_to_relation_doc,
-    chemprot_document_to_doc,
-    chemprot_pairs,
-    read_chemprot_documents,
-    read_chemprot_gold,
-)
-from spacy_biobert.re_eval import (
+from spacy_biobert.apps.re_eval import (
     _CV_KEYS,
     CVSettings,
     evaluate_relations,
     markdown_table,
     read_examples,
+)
+from spacy_biobert.apps.runs import reuse_metrics
+from spacy_biobert.relations.binary import BinaryRERecord
+from spacy_biobert.relations.candidates import sentence_pairs
+from spacy_biobert.relations.chemprot import (
+    chemprot_pairs,
+    read_chemprot_documents,
+    read_chemprot_gold,
+)
+from spacy_biobert.relations.readers import (
+    ENTITIES_SPANS_KEY,
+    BinaryRERelationCorpus,
+    ChemProtNERCorpus,
+    ChemProtRelationCorpus,
+    binary_record_to_relation_doc,
+    chemprot_document_to_doc,
 )
 
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -214,12 +216,12 @@ def test_re_binary_config_trains_and_evaluates(tiny_bert, tmp_path):
 
 
 def test_evaluate_relations_needs_a_relation_extractor():
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E058\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2608\]"):
         evaluate_relations(spacy.blank("en"), [])
 
 
 def test_read_examples_bad_format(tmp_path):
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E059\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2609\]"):
         read_examples(spacy.blank("en"), tmp_path, "conll")
 
 
@@ -227,7 +229,7 @@ def test_cv_reuse_refuses_other_settings(tmp_path):
     done = tmp_path / "metrics.json"
     done.write_text(json.dumps({**CVSettings(steps=10).__dict__, "fold": 1, "p": 1, "r": 1, "f": 1}), encoding="utf8")
     assert reuse_metrics(done, asdict(CVSettings(steps=10)), _CV_KEYS)["f"] == 1
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E022\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2607\]"):
         reuse_metrics(done, asdict(CVSettings(steps=20)), _CV_KEYS)
 
 
@@ -276,8 +278,8 @@ def test_chemprot_pipeline_raw_text(chemprot_pipeline):
     assert set(nlp.get_pipe("relation_extractor").labels) == {"CPR:3", "CPR:4", "CPR:9"}
     texts = [ABSTRACT[0] + " " + ABSTRACT[1], "", "No entities at all here.", "aspirin " * 300]
     with warnings.catch_warnings():
-        # the untrained NER may tag many of the 300 words: then W010 (cap) is right
-        warnings.filterwarnings("ignore", message=".*W010")
+        # the untrained NER may tag many of the 300 words: then W2301 (cap) is right
+        warnings.filterwarnings("ignore", message=".*W2301")
         docs = list(nlp.pipe(texts, batch_size=2))
     # the sentencizer splits the abstract for the relation stage
     assert [s.text for s in docs[0].sents] == ["Aspirin inhibits COX-1.", "Caffeine activates RyR1 in cells.",
@@ -299,7 +301,7 @@ def _with_ents(nlp, text, ents):
 def test_chemprot_pipeline_zero_one_many_entities(chemprot_pipeline):
     """The relation stage of the loaded pipeline on docs whose entities are
     given: 0 and 1 entities -> no relation; 40 chemicals x 40 genes in one
-    sentence -> capped at max_pairs_per_sentence with warning W010."""
+    sentence -> capped at max_pairs_per_sentence with warning W2301."""
     nlp, _ = chemprot_pipeline
     rel = nlp.get_pipe("relation_extractor")
     many = " ".join(f"aspirin{i} binds cox{i}" for i in range(40)) + "."
@@ -317,10 +319,10 @@ def test_chemprot_pipeline_zero_one_many_entities(chemprot_pipeline):
         _with_ents(nlp, many, ents),
     ]
     with nlp.select_pipes(enable=["sentencizer", "relation_extractor"]):
-        with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W010\]"):
+        with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W2301\]"):
             out = list(nlp.pipe(docs))
     assert out[0]._.relations == [] and out[1]._.relations == []
-    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W010\]"):
+    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W2301\]"):
         scores = rel.predict([out[2]])
     assert len(scores[0][0]) == rel.cfg["max_pairs_per_sentence"]
     # every pair classified goes from a chemical to a gene
@@ -364,8 +366,8 @@ def test_run_cv_resumes_and_averages(tiny_bert, tmp_path, monkeypatch):
     each fold on the tiny BERT; folds that are done are reused, not re-run; the
     table averages them and gives the every-sentence-positive baseline from
     each fold's counts."""
-    from spacy_biobert import re_eval
-    from spacy_biobert.re_eval import run_cv
+    from spacy_biobert.apps import re_eval
+    from spacy_biobert.apps.re_eval import run_cv
 
     data = tmp_path / "gad"
     out = tmp_path / "out"
@@ -420,7 +422,7 @@ def test_run_cv_resumes_and_averages(tiny_bert, tmp_path, monkeypatch):
     again = run_cv(data, out, settings, echo=messages.append)
     assert trained == ["fold1", "fold2"]
     assert (again["p"], again["r"], again["f"]) == (results["p"], results["r"], results["f"])
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E022\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2607\]"):
         run_cv(data, out, replace(settings, steps=20), echo=lambda *a: None)
     assert trained == ["fold1", "fold2"]
 
@@ -456,7 +458,7 @@ with warnings.catch_warnings(record=True) as caught:
     scored = nlp.get_pipe("relation_extractor").predict([out[2]])[0][0]
     n_pairs = len(scored)
 print(json.dumps({{
-    "w010": any("W010" in str(w.message) for w in caught), "n_pairs": n_pairs,
+    "w010": any("W2301" in str(w.message) for w in caught), "n_pairs": n_pairs,
     "pipe": nlp.pipe_names, "name": nlp.meta["name"],
     "texts_equal": [d.text == t for d, t in zip(docs, texts)],
     "relations_are_lists": all(isinstance(d._.relations, list) for d in docs),

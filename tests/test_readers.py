@@ -7,13 +7,9 @@ import pytest
 import spacy
 from spacy.training import Example
 
-from spacy_biobert.readers import (
-    create_iob_corpus,
-    iob_to_spans,
-    read_iob_docs,
-    read_iob_sentences,
-    spans_to_iob,
-)
+from spacy_biobert.ner.iob import read_iob_sentences
+from spacy_biobert.ner.readers import create_iob_corpus, read_iob_docs
+from spacy_biobert.ner.tags import iob_to_spans, spans_to_iob
 
 
 def _write(tmp_path: Path, text: str, name: str = "data.tsv") -> Path:
@@ -87,11 +83,11 @@ def test_readers_crlf_and_odd_unicode(tmp_path):
 
 # fmt: off
 @pytest.mark.parametrize("text,line,code", [
-    ("a\tO\nb O\n", 2, "E001"),                     # no tab
-    ("a\tO\n\nb\tO\tX\n", 3, "E001"),               # three fields
-    ("a\tO\nb\tB_Disease\n", 2, "E002"),            # bad tag
-    ("a\tO\nb\tS-Disease\n", 2, "E002"),            # not IOB2
-    ("a\tO\n \tO\n", 2, "E003"),                    # empty token
+    ("a\tO\nb O\n", 2, "E2201"),                     # no tab
+    ("a\tO\n\nb\tO\tX\n", 3, "E2201"),               # three fields
+    ("a\tO\nb\tB_Disease\n", 2, "E2202"),            # bad tag
+    ("a\tO\nb\tS-Disease\n", 2, "E2202"),            # not IOB2
+    ("a\tO\n \tO\n", 2, "E2203"),                    # empty token
 ])
 # fmt: on
 def test_readers_malformed_names_file_and_line(tmp_path, text, line, code):
@@ -102,16 +98,16 @@ def test_readers_malformed_names_file_and_line(tmp_path, text, line, code):
 
 
 def test_readers_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E004\]"):
+    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E2001\]"):
         list(read_iob_sentences(tmp_path / "nope.tsv"))
-    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E004\]"):
+    with pytest.raises(FileNotFoundError, match=r"\(spacy-biobert\) \[E2001\]"):
         create_iob_corpus(tmp_path / "nope.tsv")
 
 
 def test_readers_corpus_empty_file_raises(tmp_path):
     path = _write(tmp_path, "\n\n")
     corpus = create_iob_corpus(path)
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E012\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2207\]"):
         list(corpus(spacy.blank("en")))
 
 

@@ -102,7 +102,7 @@ def test_registry_add_pipe_without_import():
         "print(type(ner).__module__)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "spacy_biobert.pipeline.ner"
+    assert out.stdout.strip() == "spacy_biobert.ner.component"
 
 
 def test_registry_package_requirements_list_spacy_biobert(tiny_bert):

@@ -15,13 +15,13 @@ from thinc.api import Adam
 from tiny_pipelines import REL_DATA, rel_config
 
 from spacy_biobert import relation_spans
-from spacy_biobert.candidates import (
+from spacy_biobert.relations.candidates import (
     create_sentence_pairs,
     parse_type_pairs,
     sentence_pairs,
 )
-from spacy_biobert.pipeline.relation_extractor import RelationExtractor
-from spacy_biobert.scorers import relation_score
+from spacy_biobert.relations.component import RelationExtractor
+from spacy_biobert.relations.scorer import relation_score
 
 LABELS = ("ACTIVATOR", "INHIBITOR")
 
@@ -107,12 +107,12 @@ def test_relation_extractor_add_pipe_by_factory_name():
 
 @pytest.mark.parametrize("pair", ["CHEMICAL-GENE", "CHEMICAL->", "A->B->C", "->GENE"])
 def test_relation_extractor_bad_type_pair_raises(tiny_bert, pair):
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E050\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2314\]"):
         make_rel_nlp(tiny_bert, candidates={"@misc": "spacy-biobert.sentence_pairs.v1", "type_pairs": [pair]})
 
 
 def test_relation_extractor_bad_cap_raises(tiny_bert):
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E053\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2317\]"):
         make_rel_nlp(tiny_bert, max_pairs_per_sentence=0)
 
 
@@ -128,7 +128,7 @@ def test_relation_extractor_initialize_without_relations_raises(nlp):
     def no_rels():
         return [Example(make_doc(nlp.vocab, w, e), make_doc(nlp.vocab, w, e, [])) for w, e, _ in REL_DATA]
 
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E051\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2315\]"):
         nlp.initialize(no_rels)
 
 
@@ -147,7 +147,7 @@ def test_relation_extractor_initialize_explicit_labels(nlp):
 
 
 def test_relation_extractor_no_relation_label_as_label_raises(nlp):
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E052\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2316\]"):
         nlp.get_pipe("relation_extractor").add_label("false")
 
 
@@ -252,17 +252,17 @@ def test_relation_extractor_many_entities_capped(trained_nlp):
     rel = nlp.get_pipe("relation_extractor")
     doc = make_doc(nlp.vocab, words, ents)
     assert len(rel.candidates(doc)) == 400
-    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W010\].*400 candidate pairs.*max_pairs_per_sentence=100"):
+    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W2301\].*400 candidate pairs.*max_pairs_per_sentence=100"):
         instances = rel._instances(doc)
     assert len(instances) == 100
     # the kept pairs are the closest ones
     assert max(abs(i.head.start - i.tail.start) for i in instances) <= 22
     # the whole pipeline classifies exactly those 100 pairs
-    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W010\]"):
+    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W2301\]"):
         ((scored, probs),) = rel.predict([doc])
     assert [(i.head.start, i.tail.start) for i in scored] == [(i.head.start, i.tail.start) for i in instances]
     assert probs.shape == (100, 3) and numpy.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
-    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W010\]"):
+    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W2301\]"):
         nlp(doc)
 
 
@@ -287,9 +287,9 @@ def test_relation_extractor_long_sentence_windowed(tiny_bert):
     assert probs.shape == (1, 3) and numpy.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
     # mentions too far apart for 32 wordpieces: no prediction, with a warning
     doc = make_doc(nlp.vocab, words, [(0, 1, "CHEMICAL"), (32, 33, "GENE")])
-    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W011\]"):
+    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W2302\]"):
         assert rel._instances(doc) == []
-    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W011\]"):
+    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W2302\]"):
         assert nlp(doc)._.relations == []
 
 

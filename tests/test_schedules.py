@@ -25,7 +25,7 @@ def test_schedules_limit_and_bad_settings(tmp_path):
     make = registry.schedules.get("spacy-biobert.warmup_linear_epochs.v1")
     rates = list(islice(make(1.0, _iob(tmp_path, 50), 1, 16, warmup_ratio=0.0, limit=16), 2))
     assert rates == [1.0, 0.0]
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E015\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2502\]"):
         make(1.0, _iob(tmp_path, 5), 0, 16)
     # nlp.initialize() without a training file: a constant rate
     assert list(islice(make(0.5, None, 2, 16), 3)) == [0.5, 0.5, 0.5]
@@ -40,5 +40,5 @@ def test_schedules_max_steps(tmp_path):
     # both set: whichever ends first (12 steps of epochs vs 5 steps)
     rates = list(islice(make(1.0, _iob(tmp_path, 50), 3, 16, warmup_ratio=0.0, max_steps=5), 6))
     assert rates[4] > 0.0 and rates[5] == 0.0
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E015\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2502\]"):
         make(1.0, None, 0, 16, max_steps=0)

@@ -5,13 +5,13 @@ from pathlib import Path
 import pytest
 import spacy
 
-from spacy_biobert.util import (
+from spacy_biobert.base_model import (
     create_tokenizer_config,
     embedded_model_path,
-    get_bounded_strided_spans,
     infer_lowercase,
     resolve_base_model,
 )
+from spacy_biobert.span_getters import get_bounded_strided_spans
 
 
 def test_util_embedded_resolves_to_package_folder():
@@ -35,17 +35,17 @@ def test_util_local_folder_and_hub_names(tiny_bert, tmp_path):
     # hub names pass through unchanged (loaded by Hugging Face where there is internet)
     for name in ("dmis-lab/biobert-base-cased-v1.1", "bert-base-cased"):
         assert resolve_base_model(name) == name
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E006\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2003\]"):
         resolve_base_model(str(tmp_path))  # a folder without config.json
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E005\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2002\]"):
         resolve_base_model("not a / model name")
 
 
 def test_util_check_base_model_missing_fails_clearly(monkeypatch):
-    from spacy_biobert.util import check_base_model
+    from spacy_biobert.base_model import check_base_model
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E013\]"):
+    with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2006\]"):
         check_base_model("no-such-org/no-such-model-xyz")
 
 

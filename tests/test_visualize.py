@@ -5,13 +5,13 @@ import spacy
 from typer.testing import CliRunner
 from util import make_examples, make_ner_nlp
 
-from spacy_biobert.benchmarks.screenshot import demo_docs
-from spacy_biobert.visualize import (
+from spacy_biobert.apps.visualize import (
     answer_parses,
     label_colors,
     relation_parses,
     render_page,
 )
+from spacy_biobert.benchmarks.screenshot import demo_docs
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_visualize_cli(tiny_bert, tmp_path):
     page = out.read_text(encoding="utf8")
     assert "breast" in page and "colon" in page and "<h2>Relations</h2>" in page  # doc._.relations exists
     # a text instead of a file; questions without a QA component give a warning
-    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W130\]"):
+    with pytest.warns(UserWarning, match=r"\(spacy-biobert\) \[W2601\]"):
         result = CliRunner().invoke(app, [
             "visualize", str(tmp_path / "nlp"), "cancer in women", "-o", str(out), "--question", "Who?",
         ])

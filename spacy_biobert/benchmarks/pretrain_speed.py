@@ -64,8 +64,8 @@ def plain_hf_trainer(corpus: Path, workdir: Path, settings: Any, warmup: int, st
         set_seed,
     )
 
-    from ..pretrain import build_datasets
-    from ..util import create_tokenizer_config, resolve_base_model
+    from ..apps.pretrain import build_datasets
+    from ..base_model import create_tokenizer_config, resolve_base_model
 
     name = resolve_base_model(settings.base_model)
     tokenizer = AutoTokenizer.from_pretrained(name, **create_tokenizer_config(settings.base_model))
@@ -90,7 +90,7 @@ def plain_hf_trainer(corpus: Path, workdir: Path, settings: Any, warmup: int, st
 def this_command(corpus: Path, workdir: Path, settings: Any, warmup: int, steps: int) -> Dict[str, float]:
     from dataclasses import replace
 
-    from ..pretrain import run_pretraining
+    from ..apps.pretrain import run_pretraining
 
     record: Dict[str, Any] = {}
     s = replace(settings, max_steps=warmup + steps, save_steps=10_000, eval_ratio=settings.eval_ratio,
@@ -110,7 +110,7 @@ def main(
 ) -> None:
     import torch
 
-    from ..pretrain import PretrainSettings
+    from ..apps.pretrain import PretrainSettings
 
     settings = PretrainSettings(base_model=base_model, batch_size=batch_size, max_length=max_length,
                                 eval_ratio=0.01, learning_rate=5e-5, seed=0)

@@ -190,7 +190,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     html_path = args.html
     if html_path is None:
-        from ..visualize import render_page
+        from ..apps.visualize import render_page
 
         html_path = args.png.with_suffix(".html")
         html_path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ In one process, on the same texts and the same transformer weights:
 1. ``nlp.pipe`` of the spaCy pipeline (transformer + biobert_ner: tokenisation,
    windows, alignment, pooling, the NER head, Viterbi decoding), twice: with
    spacy-transformers' own prediction (one forward pass per batch, padded to
-   its longest window) and length-bucketed (``spacy_biobert.length_buckets``:
+   its longest window) and length-bucketed (``spacy_biobert.layers.length_buckets``:
    the batch's windows in groups of similar length; the default of
    ``spacy-biobert.TransformerModel.v1``, switched on for older pipelines with
    ``use_length_buckets``);
@@ -77,10 +77,10 @@ def read_texts(path: Path, limit: Optional[int]) -> List[str]:
     if not Path(path).exists():
         from ..errors import Errors
 
-        raise FileNotFoundError(Errors.E004.format(path=path))
+        raise FileNotFoundError(Errors.E2001.format(path=path))
     texts: List[str] = []
     if is_iob(path):
-        from ..readers import read_iob_sentences
+        from ..ner.iob import read_iob_sentences
 
         for sent in read_iob_sentences(path):
             texts.append(" ".join(sent.words))
@@ -122,7 +122,7 @@ def transformer_pipe(nlp):
     if trf is None:
         from ..errors import Errors
 
-        raise ValueError(Errors.E139.format(path=nlp.meta.get("name"), names=nlp.pipe_names))
+        raise ValueError(Errors.E2702.format(path=nlp.meta.get("name"), names=nlp.pipe_names))
     return trf
 
 
@@ -138,7 +138,7 @@ def hf_objects(nlp) -> Tuple[Any, Any, int]:
 
 def bucket_settings(nlp) -> Dict[str, int]:
     """The pipeline's length-bucket settings (defaults if it has none)."""
-    from ..length_buckets import DEFAULT_BATCH_OVERHEAD, DEFAULT_MAX_BATCH_ITEMS
+    from ..layers.length_buckets import DEFAULT_BATCH_OVERHEAD, DEFAULT_MAX_BATCH_ITEMS
 
     attrs = transformer_pipe(nlp).model.layers[0].attrs
     return {
@@ -171,7 +171,7 @@ def n_words(texts: List[str]) -> int:
 
 
 def time_spacy(nlp, texts: List[str], batch_size: int, bucketed: bool, name: str) -> Dict[str, Any]:
-    from ..length_buckets import use_length_buckets
+    from ..layers.length_buckets import use_length_buckets
 
     use_length_buckets(nlp, enabled=bucketed)
     rss0 = rss_mb()
@@ -203,13 +203,13 @@ def time_bare_forward(
     """Tokenise, batch, forward under inference_mode, argmax: the limit.
 
     buckets given: texts are seen `batch_size` at a time (as nlp.pipe sees
-    them), each buffer in the length buckets of spacy_biobert.length_buckets
+    them), each buffer in the length buckets of spacy_biobert.layers.length_buckets
     with these settings. None: all texts sorted by length at once, in batches
     of `batch_size` (offline only).
     """
     import torch
 
-    from ..length_buckets import length_buckets
+    from ..layers.length_buckets import length_buckets
 
     rss0 = rss_mb()
     start = time.perf_counter()
@@ -284,7 +284,7 @@ def nlp_pipe_breakdown(nlp, texts: List[str], batch_size: int) -> Dict[str, Any]
     inside each step (timers wrapped around them for this run only)."""
     import spacy_transformers.layers.transformer_model as tm
 
-    from ..length_buckets import use_length_buckets
+    from ..layers.length_buckets import use_length_buckets
 
     use_length_buckets(nlp, enabled=True)
     trf = transformer_pipe(nlp)
@@ -396,7 +396,7 @@ def quantize_pipeline(nlp) -> None:
 def f1_on(nlp, path: Path) -> Dict[str, Any]:
     """seqeval P/R/F1 of `nlp` on an IOB file (spacy-biobert evaluate's scoring,
     the paper's untyped protocol)."""
-    from ..cli.evaluate import evaluate_ner
+    from ..apps.evaluate import evaluate_ner
 
     scores = evaluate_ner(nlp, path, untyped=True, show_progress=False)
     return {k: scores[k] for k in ("precision", "recall", "f1", "n_sentences", "n_pred_entities", "words_per_second")}
@@ -406,7 +406,7 @@ def memory_vs_docs(nlp, texts: List[str], counts: List[int], batch_size: int) ->
     """Stream max(counts) docs (texts cycled) through one nlp.pipe, reading
     RSS when `count` docs are done; the growth is counted from the first
     count (allocator warm-up happens before it)."""
-    from ..length_buckets import use_length_buckets
+    from ..layers.length_buckets import use_length_buckets
 
     use_length_buckets(nlp, enabled=True)
     counts = sorted(set(counts))
@@ -456,7 +456,7 @@ def malloc_trim() -> Optional[float]:
 
 def time_vs_length(nlp, texts: List[str], lengths: List[int], repeats: int) -> List[Dict[str, Any]]:
     """One document of `length` words (texts concatenated), timed `repeats` times (best kept)."""
-    from ..length_buckets import use_length_buckets
+    from ..layers.length_buckets import use_length_buckets
 
     use_length_buckets(nlp, enabled=True)
     words: List[str] = []
@@ -620,7 +620,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         results["breakdown"] = nlp_pipe_breakdown(nlp, texts, bs)
     f1_path = args.texts if args.f1 and is_iob(args.texts) else None
     if f1_path is not None:
-        from ..length_buckets import use_length_buckets
+        from ..layers.length_buckets import use_length_buckets
 
         use_length_buckets(nlp, enabled=True)
         results["f1"] = {"fp32": f1_on(nlp, f1_path)}

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from wasabi import msg
 
-from ..annotate import FORMATS, AnnotateStats, annotate
+from ..apps.annotate import FORMATS, AnnotateStats, annotate
 
 
 def annotate_command(
@@ -69,7 +69,7 @@ def annotate_ray_command(
     resumes: ids already in OUTPUT are skipped. Records come in any order
     (--preserve-order keeps the input order). Bad input records are reported
     on stderr and skipped."""
-    from ..ray_annotate import annotate_ray
+    from ..apps.ray_annotate import annotate_ray
 
     try:
         stats = annotate_ray(

@@ -7,7 +7,7 @@ from typing import List
 import typer
 from wasabi import msg
 
-from ..compare import CompareSettings, parse_starts, run_experiment
+from ..apps.compare import CompareSettings, parse_starts, run_experiment
 
 _D = CompareSettings()
 

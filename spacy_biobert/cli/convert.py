@@ -7,7 +7,7 @@ import typer
 from spacy.tokens import DocBin
 from wasabi import msg
 
-from ..readers import read_iob_docs
+from ..ner.readers import read_iob_docs
 
 
 def convert_command(

@@ -1,5 +1,5 @@
 """`spacy-biobert evaluate-re` and `spacy-biobert re-cv`: relation extraction
-with the paper's protocol (see spacy_biobert.re_eval)."""
+with the paper's protocol (see spacy_biobert.apps.re_eval)."""
 
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -8,7 +8,7 @@ import spacy
 import typer
 from wasabi import msg
 
-from ..re_eval import (
+from ..apps.re_eval import (
     PAPER_RE_F1,
     CVSettings,
     evaluate_relations,
@@ -16,7 +16,7 @@ from ..re_eval import (
     read_examples,
     run_cv,
 )
-from ..util import write_results
+from ..apps.results import write_results
 
 
 def _write(results: Dict[str, Any], output: Optional[Path], markdown: Optional[Path]) -> None:

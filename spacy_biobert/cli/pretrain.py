@@ -7,7 +7,12 @@ from pathlib import Path
 import typer
 from wasabi import msg
 
-from ..pretrain import RESULTS_FILE, PretrainSettings, results_table, run_pretraining
+from ..apps.pretrain import (
+    RESULTS_FILE,
+    PretrainSettings,
+    results_table,
+    run_pretraining,
+)
 
 _DEFAULTS = PretrainSettings()
 

@@ -24,17 +24,17 @@ def visualize_command(
     file) as one HTML page: entities, relation arcs and QA answers."""
     import spacy
 
-    from ..visualize import render_page
+    from ..apps.visualize import render_page
 
     texts = _read_texts(source, fmt, limit)
     if not texts:
-        raise typer.BadParameter(Errors.E138.format(what=f"no text in {source!r}"))
+        raise typer.BadParameter(Errors.E2701.format(what=f"no text in {source!r}"))
     nlp = spacy.load(model)
-    from ..pipeline.qa import QuestionAnswerer
+    from ..qa.component import QuestionAnswerer
 
     if questions and not any(isinstance(p, QuestionAnswerer) for _, p in nlp.pipeline):
-        warnings.warn(Warnings.W130.format(pipes=nlp.pipe_names), stacklevel=2)
-    from ..annotate import ANSWERS_ATTR, _ext_name
+        warnings.warn(Warnings.W2601.format(pipes=nlp.pipe_names), stacklevel=2)
+    from ..apps.annotate import ANSWERS_ATTR, _ext_name
     from ..extensions import RELATIONS_ATTR
 
     # the attribute names the pipeline's components were configured with
@@ -56,7 +56,7 @@ def visualize_command(
 
 
 def _read_texts(source: str, fmt: str, limit: int) -> List[str]:
-    from ..annotate import detect_format, read_documents
+    from ..apps.annotate import detect_format, read_documents
 
     path = Path(source)
     if len(source) > 4096 or "\n" in source or not path.is_file():

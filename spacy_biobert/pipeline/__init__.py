@@ -1,6 +1,11 @@
-from .ner import BioBertNER, make_biobert_ner
-from .qa import QuestionAnswerer, answer_spans, make_biobert_qa, set_questions
-from .relation_extractor import (
+from ..ner.component import BioBertNER, make_biobert_ner
+from ..qa.component import (
+    QuestionAnswerer,
+    answer_spans,
+    make_biobert_qa,
+    set_questions,
+)
+from ..relations.component import (
     RelationExtractor,
     make_biobert_relation_extractor,
     relation_spans,

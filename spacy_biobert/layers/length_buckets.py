@@ -30,7 +30,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 import numpy
 from thinc.api import Model
 
-from .errors import Errors
+from ..errors import Errors
 
 # Padded wordpieces one more forward pass is worth: the fixed cost of a call
 # (Python, dispatch) in units of the per-wordpiece cost. Measured on CPU with
@@ -38,9 +38,13 @@ from .errors import Errors
 # 32 leaves room for more threads. On a GPU a call costs far more wordpieces:
 # raise it (e.g. 1024).
 DEFAULT_BATCH_OVERHEAD = 32
+
+
 # Most padded wordpieces (windows x longest window) in one forward pass: bounds
 # the activation memory of a long document's many windows.
 DEFAULT_MAX_BATCH_ITEMS = 4096
+
+
 # Windows per group considered by the search (bounds its cost).
 _MAX_GROUP = 256
 
@@ -270,7 +274,7 @@ def set_length_buckets(
     if (batch_overhead is not None and batch_overhead < 0) or (
         max_batch_items is not None and max_batch_items < 1
     ):
-        raise ValueError(Errors.E143.format(batch_overhead=batch_overhead, max_batch_items=max_batch_items))
+        raise ValueError(Errors.E2103.format(batch_overhead=batch_overhead, max_batch_items=max_batch_items))
     wrapper = trf_model.layers[0]
     wrapper._func = bucketed_hf_forward if enabled else pt_forward
     if batch_overhead is not None or "batch_overhead" not in wrapper.attrs:

@@ -31,15 +31,15 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from tqdm import tqdm
 
-from .compare import reuse_metrics, train_and_evaluate, write_metrics
-from .errors import Errors
-from .re_data import (
+from ..errors import Errors
+from ..relations.binary import list_folds
+from ..relations.readers import (
     ENTITIES_SPANS_KEY,
     BinaryRERelationCorpus,
     ChemProtRelationCorpus,
-    list_folds,
 )
-from .scorers import _prf, cv_average, relation_score
+from ..relations.scorer import _prf, cv_average, relation_score
+from .runs import reuse_metrics, train_and_evaluate, write_metrics
 
 # Lee et al. 2020, Table 4 (F1): BERT -> best BioBERT (GAD: v1.0 +PubMed,
 # EU-ADR: v1.0 +PMC, ChemProt: v1.1)
@@ -48,17 +48,23 @@ PAPER_RE_F1 = {
     "euadr": {"bert": 84.62, "biobert": 86.51},
     "chemprot": {"bert": 73.74, "biobert": 76.46},
 }
+
+
 FORMATS = ("binary", "chemprot")
+
+
 METRICS_FILE = "metrics.json"
+
+
 _CV_KEYS = ("config", "steps", "learning_rate", "batch_size", "seed", "base_model", "threads", "overrides", "test_limit")
 
 
 def _relation_components(nlp: Language) -> List[str]:
-    from .pipeline.relation_extractor import RelationExtractor
+    from ..relations.component import RelationExtractor
 
     names = [name for name, pipe in nlp.pipeline if isinstance(pipe, RelationExtractor)]
     if not names:
-        raise ValueError(Errors.E058.format(pipes=nlp.pipe_names))
+        raise ValueError(Errors.E2608.format(pipes=nlp.pipe_names))
     return names
 
 
@@ -68,7 +74,7 @@ def read_examples(nlp: Language, path: Path, fmt: str, *, limit: int = 0) -> Lis
         return list(BinaryRERelationCorpus(path, limit=limit)(nlp))
     if fmt == "chemprot":
         return list(ChemProtRelationCorpus(path, limit=limit)(nlp))
-    raise ValueError(Errors.E059.format(fmt=fmt, formats=FORMATS))
+    raise ValueError(Errors.E2609.format(fmt=fmt, formats=FORMATS))
 
 
 def evaluate_relations(
@@ -175,10 +181,6 @@ def markdown_table(results: Dict[str, Any]) -> str:
     return out
 
 
-# ---------------------------------------------------------------------------
-# 10-fold cross-validation
-
-
 @dataclass
 class CVSettings:
     """What every fold of a cross-validation shares."""
@@ -261,7 +263,7 @@ def run_cv(
     data_dir, output_dir = Path(data_dir), Path(output_dir)
     fold_ids = list(folds) if folds else list_folds(data_dir)
     if not fold_ids:
-        raise FileNotFoundError(Errors.E004.format(path=data_dir / "1"))
+        raise FileNotFoundError(Errors.E2001.format(path=data_dir / "1"))
     output_dir.mkdir(parents=True, exist_ok=True)
     for k in fold_ids:
         if (output_dir / f"fold{k}" / METRICS_FILE).exists():

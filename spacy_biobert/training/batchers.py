@@ -15,9 +15,11 @@ from typing import Callable, Iterable, Iterator, List, Optional, TypeVar
 
 from spacy.util import registry
 
-from .errors import Errors
+from ..errors import Errors
 
 ItemT = TypeVar("ItemT")
+
+
 BatcherT = Callable[[Iterable[ItemT]], Iterator[List[ItemT]]]
 
 
@@ -65,7 +67,7 @@ def configure_batch_by_length(
     get_length (Optional[Callable]): the length of an item; len() by default.
     """
     if size < 1 or buffer < 1:
-        raise ValueError(Errors.E014.format(size=size, buffer=buffer))
+        raise ValueError(Errors.E2501.format(size=size, buffer=buffer))
 
     def batcher(items: Iterable[ItemT]) -> Iterator[List[ItemT]]:
         return batch_by_length(items, size, buffer=buffer, get_length=get_length)

@@ -10,9 +10,11 @@ from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 from spacy.tokens import Doc, Span
 from spacy.util import SimpleFrozenList, registry
 
-from .errors import Errors
+from ..errors import Errors
 
 ANY_LABEL = "*"
+
+
 TYPE_PAIR_SEP = "->"
 
 
@@ -38,7 +40,7 @@ def parse_type_pairs(type_pairs: Sequence[str], name: str) -> List[Tuple[str, st
     for pair in type_pairs:
         parts = pair.split(TYPE_PAIR_SEP) if isinstance(pair, str) else []
         if len(parts) != 2 or not all(p.strip() for p in parts):
-            raise ValueError(Errors.E050.format(pair=pair, name=name))
+            raise ValueError(Errors.E2314.format(pair=pair, name=name))
         parsed.append((parts[0].strip(), parts[1].strip()))
     return parsed
 

@@ -7,9 +7,8 @@ Entities are read the way conlleval and seqeval's default mode read them: an
 entities on the ``Doc`` are exactly those the paper's metric scores.
 """
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Iterable, Iterator, List, Optional, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -17,117 +16,9 @@ from spacy.training import Example
 from spacy.util import registry
 from spacy.vocab import Vocab
 
-from .errors import Errors
-
-DOCSTART = "-DOCSTART-"
-UNTYPED_LABEL = "ENTITY"
-
-
-@dataclass
-class IOBSentence:
-    """One sentence of an IOB file: tokens, their tags as written, and the
-    line number of its first token (for error messages)."""
-
-    words: List[str]
-    tags: List[str]
-    line: int
-    doc_index: int = 0
-
-
-@dataclass
-class IOBDocument:
-    sentences: List[IOBSentence] = field(default_factory=list)
-
-
-def _check_tag(tag: str, path: Union[str, Path], line: int) -> str:
-    if tag == "O":
-        return tag
-    prefix, sep, label = tag.partition("-")
-    if prefix in ("B", "I") and (label or not sep):
-        return tag
-    raise ValueError(Errors.E002.format(path=path, line=line, tag=tag))
-
-
-def untype_tag(tag: str) -> str:
-    """'B-Disease' -> 'B', the paper's untyped tags."""
-    return tag.split("-", 1)[0]
-
-
-def read_iob_sentences(path: Union[str, Path]) -> Iterator[IOBSentence]:
-    """Yield the sentences of an IOB TSV file, checking every line.
-
-    path (Union[str, Path]): the file.
-    YIELDS (IOBSentence): one per sentence, with doc_index counting
-        -DOCSTART- lines.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(Errors.E004.format(path=path))
-    words: List[str] = []
-    tags: List[str] = []
-    first = 0
-    doc_index = 0
-    seen_docstart = False
-    with path.open(encoding="utf8") as f:
-        for i, raw in enumerate(f, start=1):
-            line = raw.rstrip("\n").rstrip("\r")
-            if not line.strip():
-                if words:
-                    yield IOBSentence(words, tags, first, doc_index)
-                    words, tags = [], []
-                continue
-            fields = line.split("\t")
-            if len(fields) != 2:
-                raise ValueError(
-                    Errors.E001.format(path=path, line=i, content=line[:80])
-                )
-            word, tag = fields
-            if word == DOCSTART:
-                if words:
-                    yield IOBSentence(words, tags, first, doc_index)
-                    words, tags = [], []
-                if seen_docstart:
-                    doc_index += 1
-                seen_docstart = True
-                continue
-            if not word.strip():
-                raise ValueError(Errors.E003.format(path=path, line=i))
-            if not words:
-                first = i
-            words.append(word)
-            tags.append(_check_tag(tag.strip(), path, i))
-    if words:
-        yield IOBSentence(words, tags, first, doc_index)
-
-
-def iob_to_spans(tags: List[str]) -> List[Tuple[int, int, str]]:
-    """Entity (start, end, label) token offsets from IOB tags, read as
-    conlleval/seqeval's default mode reads them."""
-    spans: List[Tuple[int, int, str]] = []
-    start: Optional[int] = None
-    label = ""
-    for i, tag in enumerate(tags):
-        prefix, _, typ = tag.partition("-")
-        continues = prefix == "I" and start is not None and typ == label
-        if start is not None and not continues:
-            spans.append((start, i, label))
-            start = None
-        if prefix == "B" or (prefix == "I" and not continues):
-            start, label = i, typ
-    if start is not None:
-        spans.append((start, len(tags), label))
-    return spans
-
-
-def spans_to_iob(n_tokens: int, spans: Iterable[Tuple[int, int, str]]) -> List[str]:
-    """IOB2 tags for n_tokens tokens from (start, end, label) spans."""
-    tags = ["O"] * n_tokens
-    for start, end, label in spans:
-        suffix = f"-{label}" if label else ""
-        tags[start] = "B" + suffix
-        for i in range(start + 1, end):
-            tags[i] = "I" + suffix
-    return tags
+from ..errors import Errors
+from .iob import IOBSentence, read_iob_sentences
+from .tags import UNTYPED_LABEL, entity_types, iob_to_spans
 
 
 def sentence_to_doc(
@@ -183,11 +74,6 @@ def read_iob_docs(
         yield Doc.from_docs(current)
 
 
-def entity_types(tag_seqs: Iterable[List[str]]) -> List[str]:
-    """The entity types of IOB tag sequences, sorted ('' for untyped B/I tags)."""
-    return sorted({label for tags in tag_seqs for _, _, label in iob_to_spans(tags)})
-
-
 def resolve_untyped_label(path: Union[str, Path], untyped_label: str) -> str:
     """The label untyped entities get. An empty untyped_label means: the file's
     one entity type when it has exactly one (NCBI-disease: 'Disease', so a
@@ -212,7 +98,7 @@ class IOBCorpus:
         self.untyped_label = untyped_label
         self.limit = limit
         if not self.path.exists():
-            raise FileNotFoundError(Errors.E004.format(path=self.path))
+            raise FileNotFoundError(Errors.E2001.format(path=self.path))
         if self.untyped and not self.untyped_label:
             self.untyped_label = resolve_untyped_label(self.path, "")
 
@@ -225,7 +111,7 @@ class IOBCorpus:
             n += 1
             yield Example(_copy_words(doc), doc)
         if n == 0:
-            raise ValueError(Errors.E012.format(path=self.path))
+            raise ValueError(Errors.E2207.format(path=self.path))
 
 
 def _copy_words(doc: Doc) -> Doc:

@@ -31,7 +31,8 @@ from thinc.types import Floats2d
 
 from ..errors import Errors
 from ..extensions import ENT_CONFIDENCE_ATTR, install_extensions
-from ..readers import iob_to_spans
+from . import scorer as _scorer  # noqa: F401  (registers the scorer functions)
+from .tags import iob_to_spans
 
 DEFAULT_NER_MODEL_STR = """
 [model]
@@ -47,7 +48,11 @@ upstream = "*"
 [model.tok2vec.pooling]
 @layers = "reduce_mean.v1"
 """
+
+
 DEFAULT_NER_MODEL = Config().from_str(DEFAULT_NER_MODEL_STR)["model"]
+
+
 DECODINGS = ("viterbi", "greedy")
 
 
@@ -100,7 +105,7 @@ class BioBertNER(TrainablePipe):
         scorer: Optional[Callable] = None,
     ) -> None:
         if decoding not in DECODINGS:
-            raise ValueError(Errors.E009.format(decoding=decoding, name=name))
+            raise ValueError(Errors.E2205.format(decoding=decoding, name=name))
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -152,7 +157,7 @@ class BioBertNER(TrainablePipe):
         scores = self.model.predict(docs)
         for s in scores:
             if len(s) and s.shape[1] != n_tags:
-                raise ValueError(Errors.E010.format(name=self.name, n_tags=n_tags, width=s.shape[1]))
+                raise ValueError(Errors.E2206.format(name=self.name, n_tags=n_tags, width=s.shape[1]))
         return scores
 
     def set_annotations(self, docs: Iterable[Doc], scores: List[Floats2d]) -> None:
@@ -217,7 +222,7 @@ class BioBertNER(TrainablePipe):
             for label in sorted(found):
                 self.add_label(label)
         if not self.labels:
-            raise ValueError(Errors.E008.format(name=self.name))
+            raise ValueError(Errors.E2204.format(name=self.name))
         self.model.set_dim("nO", len(self.tags))
         doc_sample = [eg.predicted for eg in islice(get_examples(), 10)]
         self.model.initialize(X=doc_sample)

@@ -30,8 +30,8 @@ from spacy.language import Language
 from spacy.training import Example
 from spacy.util import registry
 
-from .errors import Errors
-from .extensions import ANSWERS_ATTR, QUESTIONS_ATTR, install_extensions
+from ..errors import Errors
+from ..extensions import ANSWERS_ATTR, QUESTIONS_ATTR, install_extensions
 
 logger = logging.getLogger("spacy_biobert")
 
@@ -80,13 +80,13 @@ def load_squad_json(path: Union[str, Path]) -> List[Dict[str, Any]]:
     """The "data" list of a SQuAD-format file, with clear errors."""
     path = Path(path)
     if not path.exists():
-        raise ValueError(Errors.E004.format(path=path))
+        raise ValueError(Errors.E2001.format(path=path))
     try:
         content = json.loads(path.read_text(encoding="utf8"))
     except json.JSONDecodeError as e:
-        raise ValueError(Errors.E100.format(path=path, err=e)) from None
+        raise ValueError(Errors.E2401.format(path=path, err=e)) from None
     if not isinstance(content, dict) or not isinstance(content.get("data"), list):
-        raise ValueError(Errors.E101.format(path=path, where="at the top level", why="expected an object with a 'data' list"))
+        raise ValueError(Errors.E2402.format(path=path, where="at the top level", why="expected an object with a 'data' list"))
     return content["data"]
 
 
@@ -97,22 +97,22 @@ def iter_squad_entries(path: Union[str, Path]) -> Iterator[Tuple[str, str, Dict[
     for i, article in enumerate(load_squad_json(path)):
         paragraphs = article.get("paragraphs") if isinstance(article, dict) else None
         if not isinstance(paragraphs, list):
-            raise ValueError(Errors.E101.format(path=path, where=f"data[{i}]", why="no 'paragraphs' list"))
+            raise ValueError(Errors.E2402.format(path=path, where=f"data[{i}]", why="no 'paragraphs' list"))
         for j, paragraph in enumerate(paragraphs):
             where = f"data[{i}].paragraphs[{j}]"
             if not isinstance(paragraph, dict) or not isinstance(paragraph.get("context"), str):
-                raise ValueError(Errors.E101.format(path=path, where=where, why="no 'context' string"))
+                raise ValueError(Errors.E2402.format(path=path, where=where, why="no 'context' string"))
             qas = paragraph.get("qas")
             if not isinstance(qas, list):
-                raise ValueError(Errors.E101.format(path=path, where=where, why="no 'qas' list"))
+                raise ValueError(Errors.E2402.format(path=path, where=where, why="no 'qas' list"))
             for k, qa in enumerate(qas):
                 qa_where = f"{where}.qas[{k}]" + (f" (id {qa.get('id')!r})" if isinstance(qa, dict) and qa.get("id") else "")
                 if not isinstance(qa, dict) or not isinstance(qa.get("question"), str):
-                    raise ValueError(Errors.E101.format(path=path, where=qa_where, why="no 'question' string"))
+                    raise ValueError(Errors.E2402.format(path=path, where=qa_where, why="no 'question' string"))
                 for answer in qa.get("answers") or []:
                     if not (isinstance(answer, dict) and isinstance(answer.get("text"), str)
                             and isinstance(answer.get("answer_start"), int)):
-                        raise ValueError(Errors.E101.format(path=path, where=qa_where, why=f"answer {answer!r} needs 'text' (str) and 'answer_start' (int)"))
+                        raise ValueError(Errors.E2402.format(path=path, where=qa_where, why=f"answer {answer!r} needs 'text' (str) and 'answer_start' (int)"))
                 yield qa_where, paragraph["context"], qa
 
 
@@ -218,10 +218,10 @@ def create_squad_corpus(
     RETURNS (Callable[[Language], Iterable[Example]]): the corpus.
     """
     if path is None:
-        raise ValueError(Errors.E004.format(path=path))
+        raise ValueError(Errors.E2001.format(path=path))
     path = Path(path)
     if not path.exists():
-        raise ValueError(Errors.E004.format(path=path))
+        raise ValueError(Errors.E2001.format(path=path))
 
     def corpus(nlp: Language) -> Iterator[Example]:
         passages, stats = read_squad(path, drop_unanswerable=drop_unanswerable)

@@ -21,8 +21,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from spacy import displacy
 from spacy.tokens import Doc
 
+from ..extensions import RELATIONS_ATTR
 from .annotate import ANSWERS_ATTR
-from .extensions import RELATIONS_ATTR
 
 # Light, readable backgrounds; a label's colour is chosen by a hash of its
 # name, so it is the same in every page and every run.
@@ -30,6 +30,8 @@ PALETTE = (
     "#7aecec", "#bfeeb7", "#feca74", "#ff9561", "#aa9cfc", "#c887fb",
     "#9cc9cc", "#ffeb80", "#e4e7d2", "#f0d0ff", "#bfe1d9", "#ddd8f5",
 )
+
+
 ANSWER_COLORS = ("#ffd54f", "#ffe9a8", "#fff4d1")
 
 

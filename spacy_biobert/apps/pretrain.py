@@ -36,12 +36,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from .errors import Errors
-from .util import resolve_base_model
+from ..base_model import resolve_base_model
+from ..errors import Errors
 
 logger = logging.getLogger("spacy_biobert.pretrain")
 
+
 MODEL_DIR = "model"
+
+
 RESULTS_FILE = "pretrain_results.json"
 
 
@@ -80,7 +83,7 @@ def read_documents(path: Union[str, Path]) -> Iterator[str]:
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(Errors.E004.format(path=path))
+        raise FileNotFoundError(Errors.E2001.format(path=path))
     lines: List[str] = []
     with path.open(encoding="utf8", errors="strict") as f:
         for raw in f:
@@ -110,7 +113,7 @@ def pack_documents(
     """
     body = max_length - 2
     if body < 1:
-        raise ValueError(Errors.E016.format(max_length=max_length))
+        raise ValueError(Errors.E2601.format(max_length=max_length))
     out: List[List[int]] = []
     for ids in batch["input_ids"]:
         for start in range(0, len(ids), body):
@@ -137,7 +140,7 @@ def build_datasets(
         _documents_gen, gen_kwargs={"path": str(Path(corpus).resolve())}, cache_dir=str(cache_dir)
     )
     if len(docs) == 0:
-        raise ValueError(Errors.E017.format(path=corpus))
+        raise ValueError(Errors.E2602.format(path=corpus))
     splits: Dict[str, Any] = {"train": docs}
     if settings.eval_ratio > 0 and len(docs) > 1:
         parts = docs.train_test_split(test_size=settings.eval_ratio, seed=settings.seed, shuffle=True)
@@ -353,7 +356,7 @@ def _precision_flags(precision: str) -> Dict[str, bool]:
         else:
             precision = "fp32"
     if precision not in ("fp32", "fp16", "bf16"):
-        raise ValueError(Errors.E018.format(precision=precision))
+        raise ValueError(Errors.E2603.format(precision=precision))
     return {"fp16": precision == "fp16", "bf16": precision == "bf16"}
 
 
@@ -383,7 +386,7 @@ def run_pretraining(
     )
     from transformers.trainer_utils import get_last_checkpoint
 
-    from .util import create_tokenizer_config
+    from ..base_model import create_tokenizer_config
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -80,10 +80,13 @@ from thinc.api import Model, Optimizer, set_dropout_rate
 from thinc.types import Floats3d
 
 # imported for their registrations, which the default config refers to
-from .. import architectures, scorers  # noqa: F401
+from .. import architectures  # noqa: F401  (registers the architectures)
+from ..base_model import own_encoder_model_config
 from ..errors import Errors
 from ..extensions import ANSWERS_ATTR, QUESTIONS_ATTR, install_extensions
-from ..util import own_encoder_model_config
+from . import scorer as _scorer  # noqa: F401  (registers the scorer functions)
+from .decoding import _nbest_answers, _product_answers
+from .windows import Window, _find_context, _gold_positions
 
 DEFAULT_QA_MODEL = own_encoder_model_config("spacy-biobert.SpanExtractor.v1", 384)
 
@@ -147,34 +150,6 @@ def make_biobert_qa(
     )
 
 
-class Window:
-    """One encoder input: [CLS] question [SEP] passage[p_first:p_first+n_ctx] [SEP]."""
-
-    __slots__ = ("input_ids", "token_type_ids", "ctx_start", "p_first", "n_ctx", "offsets")
-
-    def __init__(
-        self, input_ids: List[int], token_type_ids: List[int], ctx_start: int,
-        p_first: int, n_ctx: int, offsets: Sequence[Tuple[int, int]],
-    ) -> None:
-        self.input_ids = input_ids
-        self.token_type_ids = token_type_ids
-        self.ctx_start = ctx_start
-        self.p_first = p_first
-        self.n_ctx = n_ctx
-        # character offsets of the whole passage's wordpieces (shared)
-        self.offsets = offsets
-
-    def __len__(self) -> int:
-        return len(self.input_ids)
-
-    def mask(self) -> numpy.ndarray:
-        """Positions a start or end may point at: [CLS] and the passage part."""
-        keep = numpy.zeros(len(self.input_ids), dtype=bool)
-        keep[0] = True
-        keep[self.ctx_start:self.ctx_start + self.n_ctx] = True
-        return keep
-
-
 # per doc, per question: the windows and their (length, 2) logits
 QAScores = List[List[List[Tuple[Window, numpy.ndarray]]]]
 
@@ -209,7 +184,7 @@ class QuestionAnswerer(TrainablePipe):
             ("window_batch_size", window_batch_size),
         ):
             if value < 1:
-                raise ValueError(Errors.E103.format(what=f"{key} must be at least 1, got {value}"))
+                raise ValueError(Errors.E2404.format(what=f"{key} must be at least 1, got {value}"))
         _check_probabilities(probabilities)
         self.vocab = vocab
         self.model = model
@@ -352,7 +327,7 @@ class QuestionAnswerer(TrainablePipe):
             source = spacy.load(init_model)
             pipes = [p for _, p in source.pipeline if isinstance(p, QuestionAnswerer)]
             if not pipes:
-                raise ValueError(Errors.E110.format(path=str(init_model)))
+                raise ValueError(Errors.E2409.format(path=str(init_model)))
             self.model.from_bytes(pipes[0].model.to_bytes())
         else:
             self.model.initialize()
@@ -373,22 +348,22 @@ class QuestionAnswerer(TrainablePipe):
         if questions is None:
             return []
         if isinstance(questions, str) or not all(isinstance(q, str) for q in questions):
-            raise ValueError(Errors.E104.format(attr=attr, value=questions))
+            raise ValueError(Errors.E2405.format(attr=attr, value=questions))
         return list(questions)
 
     def _encoder(self) -> Model:
         return self.model.get_ref("encoder") if self.model.has_ref("encoder") else self.model.layers[0]
 
     def _tokenizer(self) -> Any:
-        from ..pair_encoder import get_tokenizer
+        from ..layers.pair_encoder import get_tokenizer
 
         tokenizer = get_tokenizer(self._encoder())
         if tokenizer is None:
-            raise ValueError(Errors.E103.format(what=f"the '{self.name}' component is not initialized (no tokenizer); call nlp.initialize() first"))
+            raise ValueError(Errors.E2404.format(what=f"the '{self.name}' component is not initialized (no tokenizer); call nlp.initialize() first"))
         return tokenizer
 
     def _window_limit(self) -> Tuple[int, int]:
-        from ..pair_encoder import max_wordpieces
+        from ..layers.pair_encoder import max_wordpieces
 
         encoder = self._encoder()
         hf = encoder.layers[0].shims[0]._hfmodel
@@ -409,7 +384,7 @@ class QuestionAnswerer(TrainablePipe):
         for question, q_ids in zip(questions, q_all):
             room = limit - len(q_ids) - n_special
             if room < 1:
-                raise ValueError(Errors.E102.format(question=question[:80], n=len(q_ids), limit=limit, model_max=model_max))
+                raise ValueError(Errors.E2403.format(question=question[:80], n=len(q_ids), limit=limit, model_max=model_max))
             windows = []
             start = 0
             while True:
@@ -498,7 +473,7 @@ class QuestionAnswerer(TrainablePipe):
         questions = self.get_questions(ref) or self.get_questions(eg.predicted)
         records = ref._.get(self.cfg["answers_attr"]) or []
         if len(records) != len(questions):
-            raise ValueError(Errors.E107.format(n_answers=len(records), n_questions=len(questions), attr=self.cfg["answers_attr"]))
+            raise ValueError(Errors.E2408.format(n_answers=len(records), n_questions=len(questions), attr=self.cfg["answers_attr"]))
         spans: List[Optional[Tuple[int, int]]] = []
         for question, record in zip(questions, records):
             answers = _record_answers(record)
@@ -507,7 +482,7 @@ class QuestionAnswerer(TrainablePipe):
                 continue
             start, end = int(answers[0]["start_char"]), int(answers[0]["end_char"])
             if not 0 <= start < end <= len(ref.text):
-                raise ValueError(Errors.E106.format(text=answers[0].get("text"), question=question, start=start, end=end, length=len(ref.text)))
+                raise ValueError(Errors.E2407.format(text=answers[0].get("text"), question=question, start=start, end=end, length=len(ref.text)))
             spans.append((start, end))
         return spans
 
@@ -531,206 +506,16 @@ PROBABILITIES = ("nbest", "product")
 
 def _check_probabilities(value: Any) -> None:
     if value not in PROBABILITIES:
-        raise ValueError(Errors.E103.format(what=f"probabilities must be one of {', '.join(PROBABILITIES)}, got {value!r}"))
-
-
-def _best_indexes(logits: numpy.ndarray, n_best_size: int) -> List[int]:
-    """Positions of the n_best_size highest logits, highest first (ties: the
-    lower position first). Mirrors run_squad.py's ``_get_best_indexes``, which
-    ranks every position of the window ([CLS] and the question included); the
-    invalid ones are dropped afterwards."""
-    order = numpy.argsort(-numpy.asarray(logits, dtype="float64"), kind="stable")
-    return [int(i) for i in order[:n_best_size]]
-
-
-def _is_max_context(spans: Sequence[Tuple[int, int]], index: int, position: int) -> bool:
-    """Whether window `index` is the "max context" window of passage wordpiece
-    `position`, as run_squad.py's ``_check_is_max_context`` defines it: among
-    the windows (first passage wordpiece, number of passage wordpieces) that
-    hold the wordpiece, the one with the largest min(left context, right
-    context) + 0.01 x window length (the first such window on ties)."""
-    best_score = None
-    best_index = None
-    for i, (first, length) in enumerate(spans):
-        last = first + length - 1
-        if position < first or position > last:
-            continue
-        score = min(position - first, last - position) + 0.01 * length
-        if best_score is None or score > best_score:
-            best_score, best_index = score, i
-    return best_index == index
-
-
-def _nbest_softmax(scores: Sequence[float]) -> List[float]:
-    """Softmax of raw scores (run_squad.py's ``_compute_softmax``)."""
-    if not len(scores):
-        return []
-    x = numpy.asarray(scores, dtype="float64")
-    e = numpy.exp(x - x.max())
-    return [float(v) for v in e / e.sum()]
-
-
-def _nbest_answers(
-    text: str, windows: List[Tuple[Window, numpy.ndarray]], n_best_size: int, max_answer_length: int,
-) -> Tuple[List[Dict[str, Any]], bool]:
-    """The n-best answers of one question over one passage as BioBERT's
-    run_qa.py (BERT's run_squad.py ``write_predictions``, SQuAD v1.1 mode)
-    computes them, and whether the null score beats the best of them.
-
-    RETURNS (Tuple[List[Dict[str, Any]], bool]): up to n_best_size answers,
-        best first, one per distinct text, ``score`` = softmax of start +
-        end logit over them; and whether min over windows of the [CLS] start
-        + end logit is above the best answer's (SQuAD 2.0 rule, threshold 0).
-    """
-    spans = [(w.p_first, w.n_ctx) for w, _ in windows]
-    prelim = []
-    null_score = None
-    for index, (window, logits) in enumerate(windows):
-        logits = numpy.asarray(logits, dtype="float64")
-        if len(logits):
-            null = float(logits[0, 0] + logits[0, 1])
-            null_score = null if null_score is None else min(null_score, null)
-        if window.n_ctx == 0:
-            continue
-        first, last = window.ctx_start, window.ctx_start + window.n_ctx - 1
-        # write_predictions: top-n starts x top-n ends of each window
-        starts = _best_indexes(logits[:, 0], n_best_size)
-        ends = _best_indexes(logits[:, 1], n_best_size)
-        for s in starts:
-            # start and end in the passage part (token_to_orig_map), the start
-            # in its max-context window (token_is_max_context)
-            if not first <= s <= last:
-                continue
-            if not _is_max_context(spans, index, window.p_first + s - first):
-                continue
-            for e in ends:
-                if not first <= e <= last or e < s or e - s + 1 > max_answer_length:
-                    continue
-                prelim.append((float(logits[s, 0] + logits[e, 1]), index, s, e))
-    # sorted by start_logit + end_logit, highest first (stable, as sorted())
-    prelim.sort(key=lambda p: p[0], reverse=True)
-    seen = set()
-    nbest = []
-    for total, index, s, e in prelim:
-        if len(nbest) >= n_best_size:
-            break
-        window = windows[index][0]
-        start_char = int(window.offsets[window.p_first + s - window.ctx_start][0])
-        end_char = int(window.offsets[window.p_first + e - window.ctx_start][1])
-        if end_char <= start_char:
-            continue
-        answer = text[start_char:end_char]
-        # one candidate per distinct final text; the first (best) wins
-        if answer in seen:
-            continue
-        seen.add(answer)
-        nbest.append((answer, start_char, end_char, total))
-    probs = _nbest_softmax([t for *_, t in nbest])
-    answers = [
-        {"text": a, "start_char": sc, "end_char": ec, "score": p}
-        for (a, sc, ec, _), p in zip(nbest, probs)
-    ]
-    null_beats_best = bool(nbest) and null_score is not None and null_score > nbest[0][3]
-    return answers, null_beats_best
-
-
-def _product_answers(
-    text: str, windows: List[Tuple[Window, numpy.ndarray]], n_best_size: int, max_answer_length: int,
-) -> Tuple[List[Dict[str, Any]], bool]:
-    """The earlier scoring ("product"): per window, the n_best_size spans
-    with the highest start x end probability (softmaxes over [CLS] and the
-    passage part), the best score per distinct text over all windows; and
-    whether the smallest [CLS] start x end probability beats the best span."""
-    best: Dict[str, Tuple[float, int, int]] = {}
-    null_scores = []
-    for window, logits in windows:
-        p_start, p_end = _masked_softmax(logits, window.mask())
-        null_scores.append(float(p_start[0] * p_end[0]))
-        n = window.n_ctx
-        if n == 0:
-            continue
-        cs = window.ctx_start
-        grid = numpy.outer(p_start[cs:cs + n], p_end[cs:cs + n])
-        # keep start <= end < start + max_answer_length
-        grid = numpy.triu(grid) - numpy.triu(grid, k=max_answer_length)
-        flat = grid.ravel()
-        k = min(n_best_size, flat.size)
-        top = numpy.argpartition(-flat, k - 1)[:k]
-        for idx in top:
-            score = float(flat[idx])
-            if score <= 0.0:
-                continue
-            i, j = divmod(int(idx), n)
-            start_char = int(window.offsets[window.p_first + i][0])
-            end_char = int(window.offsets[window.p_first + j][1])
-            if end_char <= start_char:
-                continue
-            answer = text[start_char:end_char]
-            current = best.get(answer)
-            if current is None or (score, -start_char) > (current[0], -current[1]):
-                best[answer] = (score, start_char, end_char)
-    ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[1][2]))
-    answers = [{"text": a, "start_char": sc, "end_char": ec, "score": score} for a, (score, sc, ec) in ranked]
-    null_beats_best = bool(ranked) and bool(null_scores) and min(null_scores) > ranked[0][1][0]
-    return answers, null_beats_best
-
-
-def _find_context(ids: List[int], part: List[int], n_question: int) -> int:
-    """Index of the passage part in a built pair (after [CLS] q [SEP] for BERT)."""
-    guess = n_question + 2
-    if ids[guess:guess + len(part)] == part:
-        return guess
-    for i in range(len(ids) - len(part) + 1):
-        if i > n_question and ids[i:i + len(part)] == part:
-            return i
-    raise ValueError(Errors.E103.format(what="the tokenizer's pair layout is not [CLS] question [SEP] passage [SEP]"))
-
-
-def _masked_softmax(logits: numpy.ndarray, mask: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    out = []
-    for col in (0, 1):
-        x = numpy.where(mask, logits[:, col].astype("float64"), -numpy.inf)
-        x = x - x.max()
-        p = numpy.exp(x)
-        out.append(p / p.sum())
-    return out[0], out[1]
-
-
-def _gold_positions(window: Window, gold: Optional[Tuple[int, int]]) -> Tuple[int, int]:
-    """Gold (start, end) wordpiece positions in a window; (0, 0) ([CLS]) when
-    the window does not hold the whole answer (or there is none)."""
-    if gold is None or window.n_ctx == 0:
-        return 0, 0
-    start_tok, end_tok = _char_span_to_pieces(window.offsets, gold)
-    first, last = window.p_first, window.p_first + window.n_ctx
-    if start_tok is None or end_tok is None or end_tok < start_tok:
-        return 0, 0
-    if start_tok < first or end_tok >= last:
-        return 0, 0
-    return window.ctx_start + start_tok - first, window.ctx_start + end_tok - first
-
-
-def _char_span_to_pieces(
-    offsets: Sequence[Tuple[int, int]], span: Tuple[int, int]
-) -> Tuple[Optional[int], Optional[int]]:
-    """First and last passage wordpiece overlapping a character span."""
-    start_char, end_char = span
-    starts = numpy.fromiter((o[0] for o in offsets), dtype="int64", count=len(offsets))
-    ends = numpy.fromiter((o[1] for o in offsets), dtype="int64", count=len(offsets))
-    after = numpy.nonzero(ends > start_char)[0]
-    before = numpy.nonzero(starts < end_char)[0]
-    if not len(after) or not len(before):
-        return None, None
-    return int(after[0]), int(before[-1])
+        raise ValueError(Errors.E2404.format(what=f"probabilities must be one of {', '.join(PROBABILITIES)}, got {value!r}"))
 
 
 def _record_answers(record: Any) -> List[Dict[str, Any]]:
     if not isinstance(record, dict) or "answers" not in record:
-        raise ValueError(Errors.E105.format(what="'answers'"))
+        raise ValueError(Errors.E2406.format(what="'answers'"))
     answers = list(record["answers"] or [])
     for answer in answers:
         if not isinstance(answer, dict) or "start_char" not in answer or "end_char" not in answer:
-            raise ValueError(Errors.E105.format(what="'start_char'/'end_char' in an answer"))
+            raise ValueError(Errors.E2406.format(what="'start_char'/'end_char' in an answer"))
     return answers
 
 

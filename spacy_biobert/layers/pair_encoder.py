@@ -17,9 +17,11 @@ from spacy_transformers.layers.transformer_model import huggingface_from_pretrai
 from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
 from thinc.types import Floats2d
 
-from .errors import Errors
+from ..errors import Errors
 
 InT = List[str]
+
+
 OutT = Floats2d
 
 
@@ -43,7 +45,7 @@ def PairEncoder(
     RETURNS (Model[List[str], Floats2d]): one row per text.
     """
     if max_length < 3:
-        raise ValueError(Errors.E057.format(max_length=max_length))
+        raise ValueError(Errors.E2102.format(max_length=max_length))
     return hf_encoder_model(
         "biobert_pair_encoder", _forward, _init, _convert_inputs, _convert_outputs,
         name=name, tokenizer_config=tokenizer_config, transformer_config=transformer_config,
@@ -156,7 +158,7 @@ def _forward(model: Model[InT, OutT], texts: InT, is_train: bool) -> Tuple[OutT,
     )
     limit = max_wordpieces(model)
     if enc["input_ids"].shape[1] > limit:
-        raise ValueError(Errors.E054.format(n=enc["input_ids"].shape[1], limit=limit))
+        raise ValueError(Errors.E2101.format(n=enc["input_ids"].shape[1], limit=limit))
     cls, backprop_wrapper = model.layers[0](enc, is_train)
 
     def backprop(d_cls: OutT) -> InT:

@@ -1,11 +1,11 @@
 """Annotate a corpus on Ray Data (``spacy-biobert annotate-ray``).
 
 The same inputs, output records, resume and bad-record handling as
-``spacy-biobert annotate`` (see `spacy_biobert.annotate`), with the pipeline
+``spacy-biobert annotate`` (see `spacy_biobert.apps.annotate`), with the pipeline
 run by a pool of Ray actors instead of one process:
 
 - The driver (the process that runs this) reads the input with the readers of
-  `spacy_biobert.annotate`, skips the ids already in the output and reports
+  `spacy_biobert.apps.annotate`, skips the ids already in the output and reports
   bad records, exactly as `annotate` does, in a thread. It puts the
   documents, in batches of `batch_size`, on a bounded `ray.util.queue.Queue`
   (at most `2 * num_workers` batches wait there; the thread blocks when it is
@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from ..errors import Errors
 from .annotate import (
     AnnotateStats,
     RecordWriter,
@@ -57,7 +58,6 @@ from .annotate import (
     documents_to_annotate,
     prepare_output,
 )
-from .errors import Errors
 
 BatchT = Tuple[List[str], List[str]]  # a batch of documents: (ids, texts)
 
@@ -68,7 +68,7 @@ def require_ray() -> Any:
         import ray
         import ray.data  # noqa: F401
     except ImportError as e:
-        raise ImportError(Errors.E140.format(error=e)) from e
+        raise ImportError(Errors.E2620.format(error=e)) from e
     return ray
 
 
@@ -264,9 +264,9 @@ def annotate_ray(
     """
     ray = require_ray()
     if address is not None and address.startswith("ray://"):
-        raise ValueError(Errors.E142.format(address=address))
+        raise ValueError(Errors.E2622.format(address=address))
     if num_workers < 1 or batch_size < 1:
-        raise ValueError(Errors.E141.format(num_workers=num_workers, batch_size=batch_size))
+        raise ValueError(Errors.E2621.format(num_workers=num_workers, batch_size=batch_size))
     fmt = detect_format(input_path, input_format)
     stats = RayAnnotateStats(workers=num_workers)
     done = prepare_output(output, stats, overwrite=overwrite)

@@ -16,8 +16,8 @@ from typing import Iterable, Optional, Union
 from spacy.util import registry
 from thinc.api import constant, warmup_linear
 
-from .errors import Errors
-from .readers import read_iob_sentences
+from ..errors import Errors
+from ..ner.iob import read_iob_sentences
 
 
 def count_train_batches(
@@ -71,7 +71,7 @@ def create_warmup_linear_epochs(
         return warmup_linear(initial_rate, int(warmup_ratio * max_steps), max_steps)
     if max_epochs < 1 or batch_size < 1 or not 0 <= warmup_ratio < 1 or max_steps < 0:
         raise ValueError(
-            Errors.E015.format(
+            Errors.E2502.format(
                 max_epochs=max_epochs, batch_size=batch_size, warmup_ratio=warmup_ratio
             )
         )
@@ -86,4 +86,3 @@ def create_warmup_linear_epochs(
     if max_steps > 0:
         total = min(total, max_steps)
     return warmup_linear(initial_rate, int(warmup_ratio * total), total)
-

@@ -17,9 +17,7 @@ sentence).
 
 import json
 import math
-import os
 import shutil
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,10 +25,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .errors import Errors
+from ..errors import Errors
+from .runs import reuse_metrics, train_and_evaluate, write_metrics
 
 METRICS_FILE = "metrics.json"
+
+
 RESULTS_NAME = "compare_results"
+
+
 # what a finished run must share with the experiment to be reused by it
 _RUN_KEYS = ("steps", "learning_rate", "batch_size", "threads", "eval_split", "config", "overrides", "untyped", "eval_limit")
 
@@ -79,9 +82,9 @@ def parse_starts(specs: Sequence[str]) -> List[Tuple[str, str]]:
         if not sep:
             label, model = Path(spec).name or spec, spec
         if not label or not model:
-            raise ValueError(Errors.E019.format(spec=spec))
+            raise ValueError(Errors.E2604.format(spec=spec))
         if label in {s[0] for s in starts}:
-            raise ValueError(Errors.E020.format(label=label))
+            raise ValueError(Errors.E2605.format(label=label))
         starts.append((label, model))
     return starts
 
@@ -93,15 +96,6 @@ def plan_runs(datasets: Sequence[str], starts: Sequence[Tuple[str, str]], seeds:
         Run(dataset=d, start=label, base_model=model, seed=seed)
         for seed in seeds for d in datasets for label, model in starts
     ]
-
-
-def _child_env(threads: int) -> Dict[str, str]:
-    env = dict(os.environ)
-    if threads > 0:
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            env[var] = str(threads)
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    return env
 
 
 def train_command(run: Run, settings: CompareSettings, folder: Path) -> List[str]:
@@ -178,62 +172,6 @@ def execute_run(run: Run, settings: CompareSettings, output_dir: Path) -> Dict[s
     return metrics
 
 
-def train_and_evaluate(
-    folder: Path, train_cmd: List[str], eval_cmd: List[str], threads: int
-) -> Tuple[Dict[str, Any], Optional[float], float]:
-    """One resumable run in `folder`: train (unless folder/train/model-last is
-    complete: an interrupted fine-tune starts over) with `train_cmd`, then
-    evaluate with `eval_cmd`, which writes folder/evaluate.json; both as child
-    processes with `threads` torch threads, logged to folder/run.log.
-
-    RETURNS (Tuple[Dict[str, Any], Optional[float], float]): the scores of
-        evaluate.json, the training seconds (None if training was reused)
-        and the seconds of the whole run.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    env = _child_env(threads)
-    log_path = folder / "run.log"
-    started = time.perf_counter()
-    train_seconds = None
-    with log_path.open("w", encoding="utf8") as log:
-        if not (folder / "train" / "model-last" / "meta.json").exists():
-            shutil.rmtree(folder / "train", ignore_errors=True)
-            t0 = time.perf_counter()
-            _check_call(train_cmd, log, env, log_path)
-            train_seconds = time.perf_counter() - t0
-        _check_call(eval_cmd, log, env, log_path)
-    scores = json.loads((folder / "evaluate.json").read_text(encoding="utf8"))
-    return scores, train_seconds, time.perf_counter() - started
-
-
-def write_metrics(done: Path, metrics: Dict[str, Any]) -> None:
-    """Write a run's metrics last and atomically: the file's presence marks
-    the run as done."""
-    tmp = done.with_suffix(".tmp")
-    tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf8")
-    tmp.replace(done)
-
-
-def reuse_metrics(done: Path, wanted: Dict[str, Any], keys: Sequence[str]) -> Dict[str, Any]:
-    """A finished run's metrics, if it was run with the wanted settings (the
-    `keys` of `wanted`); a mismatch is an error (E022), never a silent mix of
-    budgets."""
-    metrics = json.loads(done.read_text(encoding="utf8"))
-    diff = [k for k in keys if k in metrics and metrics[k] != wanted.get(k)]
-    if diff:
-        raise ValueError(Errors.E022.format(path=done, keys=", ".join(
-            f"{k}: {metrics[k]!r} there, {wanted.get(k)!r} now" for k in diff)))
-    return metrics
-
-
-def _check_call(cmd: List[str], log: Any, env: Dict[str, str], log_path: Path) -> None:
-    log.write("$ " + " ".join(cmd) + "\n")
-    log.flush()
-    proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(Errors.E021.format(code=proc.returncode, cmd=" ".join(cmd[1:4]), log=log_path))
-
-
 def run_experiment(
     output_dir: Path,
     datasets: Sequence[str],
@@ -257,7 +195,7 @@ def run_experiment(
         for split in ("train", "dev", "test"):
             path = Path(settings.data_dir) / d / f"{split}.tsv"
             if not path.exists():
-                raise FileNotFoundError(Errors.E004.format(path=path))
+                raise FileNotFoundError(Errors.E2001.format(path=path))
     runs = plan_runs(datasets, starts, seeds)
     (output_dir / f"{name}_settings.json").write_text(json.dumps({
         "settings": asdict(settings), "datasets": list(datasets), "starts": dict(starts),

@@ -16,7 +16,7 @@ import numpy
 from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
 from thinc.types import Floats3d
 
-from .errors import Errors
+from ..errors import Errors
 from .pair_encoder import _init as _pair_init
 from .pair_encoder import hf_encoder_model
 
@@ -43,7 +43,7 @@ def WordpieceEncoder(
     RETURNS (Model[WindowBatch, Floats3d]): (n_windows, length, width).
     """
     if max_length < 8:
-        raise ValueError(Errors.E103.format(what=f"max_length must be at least 8, got {max_length}"))
+        raise ValueError(Errors.E2104.format(what=f"max_length must be at least 8, got {max_length}"))
     return hf_encoder_model(
         "biobert_wordpiece_encoder", _forward, _pair_init, _convert_inputs, _convert_outputs,
         name=name, tokenizer_config=tokenizer_config, transformer_config=transformer_config,

@@ -41,21 +41,37 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import (
+    IO,
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+)
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from .errors import Errors
-from .extensions import ENT_CONFIDENCE_ATTR, RELATIONS_ATTR
+from ..errors import Errors
+from ..extensions import ENT_CONFIDENCE_ATTR, RELATIONS_ATTR
 
 # The QA component's attribute; its module may not be installed.
 ANSWERS_ATTR = "answers"
+
+
 FORMATS = ("lines", "text", "jsonl", "pubmed")
+
+
 SUFFIX_FORMATS = {
     ".txt": "lines", ".text": "lines", ".jsonl": "jsonl", ".ndjson": "jsonl",
     ".xml": "pubmed",
 }
+
 
 ReportT = Callable[[str], None]
 
@@ -96,17 +112,17 @@ def detect_format(path: Path, fmt: Optional[str] = None) -> str:
     """
     if fmt and fmt != "auto":
         if fmt not in FORMATS:
-            raise ValueError(Errors.E130.format(fmt=fmt, formats=", ".join(FORMATS)))
+            raise ValueError(Errors.E2612.format(fmt=fmt, formats=", ".join(FORMATS)))
         return fmt
     if path.is_dir():
         found = {SUFFIX_FORMATS.get(_base_suffix(p)) for p in path.iterdir() if p.is_file()}
         found.discard(None)
         if len(found) != 1:
-            raise ValueError(Errors.E131.format(path=path, found=sorted(found)))
+            raise ValueError(Errors.E2613.format(path=path, found=sorted(found)))
         return found.pop()  # type: ignore[return-value]
     suffix = _base_suffix(path)
     if suffix not in SUFFIX_FORMATS:
-        raise ValueError(Errors.E132.format(path=path, suffix=suffix or "(none)"))
+        raise ValueError(Errors.E2614.format(path=path, suffix=suffix or "(none)"))
     return SUFFIX_FORMATS[suffix]
 
 
@@ -120,7 +136,7 @@ def _base_suffix(path: Path) -> str:
 def input_files(path: Path, fmt: str) -> List[Path]:
     """The files to read: `path` itself, or a folder's files of format `fmt`."""
     if not path.exists():
-        raise ValueError(Errors.E133.format(path=path))
+        raise ValueError(Errors.E2615.format(path=path))
     if not path.is_dir():
         return [path]
     return sorted(
@@ -175,24 +191,24 @@ def read_jsonl(
             try:
                 obj = json.loads(line)
             except ValueError as e:
-                report(Errors.E134.format(path=path, line=i, why=f"invalid JSON ({e})"))
+                report(Errors.E2616.format(path=path, line=i, why=f"invalid JSON ({e})"))
                 continue
             if not isinstance(obj, dict):
-                report(Errors.E134.format(path=path, line=i, why="not a JSON object"))
+                report(Errors.E2616.format(path=path, line=i, why="not a JSON object"))
                 continue
             doc_id = _check_id(obj.get(id_field))
             if doc_id is None:
-                report(Errors.E134.format(
+                report(Errors.E2616.format(
                     path=path, line=i,
                     why=f"no id: field {id_field!r} is missing, empty or not a string/integer",
                 ))
                 continue
             if text_field not in obj:
-                report(Errors.E134.format(path=path, line=i, why=f"no text field {text_field!r}"))
+                report(Errors.E2616.format(path=path, line=i, why=f"no text field {text_field!r}"))
                 continue
             text = obj[text_field]
             if not isinstance(text, str):
-                report(Errors.E134.format(
+                report(Errors.E2616.format(
                     path=path, line=i,
                     why=f"text field {text_field!r} is {type(text).__name__}, not a string",
                 ))
@@ -236,12 +252,12 @@ def read_pubmed(path: Path, report: ReportT) -> Iterator[Tuple[str, str, int]]:
                 root.clear()  # drop this article (and everything before it)
                 doc_id = _check_id((pmid or "").strip())
                 if doc_id is None:
-                    report(Errors.E134.format(path=path, line=f"article {n}", why="no PMID"))
+                    report(Errors.E2616.format(path=path, line=f"article {n}", why="no PMID"))
                     continue
                 yield doc_id, text, n
         except ET.ParseError as e:
             line, col = e.position
-            report(Errors.E134.format(
+            report(Errors.E2616.format(
                 path=path, line=line, why=f"malformed XML ({e}); the rest of the file is skipped",
             ))
 
@@ -296,7 +312,7 @@ def documents_to_annotate(
         input_path, fmt, report, id_field=id_field, text_field=text_field
     ):
         if doc_id in seen:
-            report(Errors.E137.format(where=where, id=doc_id, first=seen[doc_id]))
+            report(Errors.E2619.format(where=where, id=doc_id, first=seen[doc_id]))
             continue
         seen[doc_id] = where
         if doc_id in done:
@@ -341,7 +357,7 @@ def read_done_ids(output: Path) -> Tuple[Set[str], int]:
                 record = json.loads(line)
                 doc_id = record["id"]
             except (ValueError, KeyError, TypeError) as e:
-                raise ValueError(Errors.E135.format(path=output, line=i)) from e
+                raise ValueError(Errors.E2617.format(path=output, line=i)) from e
             done.add(str(doc_id))
     return done, size - keep
 
@@ -375,15 +391,15 @@ def _with_questions(
     """(doc, id) with `questions` set on each doc for the QA component(s)."""
     import warnings
 
-    from .errors import Warnings
-    from .extensions import QUESTIONS_ATTR, install_extensions
+    from ..errors import Warnings
+    from ..extensions import QUESTIONS_ATTR, install_extensions
 
     attrs = sorted({
         pipe.cfg["questions_attr"] for _, pipe in nlp.pipeline
         if isinstance(getattr(pipe, "cfg", None), dict) and isinstance(pipe.cfg.get("questions_attr"), str)
     })
     if not attrs:
-        warnings.warn(Warnings.W130.format(pipes=nlp.pipe_names), stacklevel=3)
+        warnings.warn(Warnings.W2601.format(pipes=nlp.pipe_names), stacklevel=3)
         attrs = [QUESTIONS_ATTR]
     for attr in attrs:
         install_extensions(questions_attr=attr)
@@ -496,7 +512,7 @@ def annotate(
     from tqdm import tqdm
 
     if batch_size < 1 or n_process < 1:
-        raise ValueError(Errors.E136.format(batch_size=batch_size, n_process=n_process))
+        raise ValueError(Errors.E2618.format(batch_size=batch_size, n_process=n_process))
     fmt = detect_format(input_path, fmt)
     stats = AnnotateStats()
     done = prepare_output(output, stats, overwrite=overwrite)
