@@ -199,6 +199,7 @@ class Errors(metaclass=ErrorsWithCodes):
             "(or the head's HOST:6379), e.g. as a Ray job: ray job submit "
             "--address http://HEAD:8265 -- spacy-biobert annotate-ray ... "
             "--address auto.")
+    E2623 = ("Invalid QA evaluation settings: {what}.")
     # 2700-2799: cli and benchmarks
     E2701 = ("Nothing to visualize: {what}.")
     E2702 = ("{path} is not a pipeline with a transformer: the throughput "

@@ -110,7 +110,7 @@ def evaluate_bioasq(
 
     modes = [probabilities] if isinstance(probabilities, str) else list(dict.fromkeys(probabilities))
     if not modes:
-        raise ValueError(Errors.E2404.format(what="no probabilities to score"))
+        raise ValueError(Errors.E2623.format(what="no probabilities to score"))
     for mode in modes:
         _check_probabilities(mode)
     pipe = _qa_pipe(nlp, component)
