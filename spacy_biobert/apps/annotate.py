@@ -58,11 +58,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from ..errors import Errors
-from ..extensions import ENT_CONFIDENCE_ATTR, RELATIONS_ATTR
-
-# The QA component's attribute; its module may not be installed.
-ANSWERS_ATTR = "answers"
-
+from ..extensions import ANSWERS_ATTR, ENT_CONFIDENCE_ATTR, RELATIONS_ATTR
 
 FORMATS = ("lines", "text", "jsonl", "pubmed")
 

@@ -21,8 +21,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from spacy import displacy
 from spacy.tokens import Doc
 
-from ..extensions import RELATIONS_ATTR
-from .annotate import ANSWERS_ATTR
+from ..extensions import ANSWERS_ATTR, RELATIONS_ATTR
 
 # Light, readable backgrounds; a label's colour is chosen by a hash of its
 # name, so it is the same in every page and every run.

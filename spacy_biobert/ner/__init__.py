@@ -1,0 +1,3 @@
+"""Named entity recognition: the ``biobert_ner`` component (``component``),
+IOB2 tags (``tags``), the IOB file format (``iob``), the registered corpus
+reader (``readers``) and seqeval scoring (``scorer``)."""

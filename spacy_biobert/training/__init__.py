@@ -1,0 +1,2 @@
+"""Training helpers registered for spaCy configs: batchers, learning-rate
+schedules and callbacks."""
