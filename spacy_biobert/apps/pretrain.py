@@ -377,26 +377,65 @@ def run_pretraining(
     callbacks (Sequence[transformers.TrainerCallback]): extra Trainer callbacks.
     RETURNS (Dict[str, Any]): the results (also written as JSON).
     """
-    from transformers import (
-        AutoTokenizer,
-        DataCollatorForLanguageModeling,
-        DataCollatorForWholeWordMask,
-        TrainingArguments,
-        set_seed,
-    )
-    from transformers.trainer_utils import get_last_checkpoint
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    name, tokenizer = _load_tokenizer(settings)
+    data = build_datasets(corpus, tokenizer, settings, output_dir / "cache")
+    model, fresh_head, sparse = _load_model(name, settings)
+    has_eval = "eval" in data
+    trainer = _build_trainer(model, tokenizer, data, settings, output_dir, callbacks)
+    last, train_out = _train(trainer, output_dir)
+    results: Dict[str, Any] = {
+        "settings": asdict(settings),
+        "resolved_base_model": name,
+        "fresh_mlm_head": fresh_head,
+        "sparse_mlm_head": sparse,
+        "resumed_from": Path(last).name if last else None,
+        "train_sequences": len(data["train"]),
+        "global_step": trainer.state.global_step,
+        "train_runtime_s": train_out.metrics.get("train_runtime"),
+        "train_loss": train_out.metrics.get("train_loss"),
+    }
+    if has_eval:
+        results.update(_evaluate(trainer, data["eval"]))
+    _write_outputs(trainer, tokenizer, output_dir, sparse, results)
+    return results
+
+
+def _load_tokenizer(settings: PretrainSettings) -> Tuple[str, Any]:
+    """The resolved base-model name and its tokenizer."""
+    from transformers import AutoTokenizer
 
     from ..base_model import create_tokenizer_config
 
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     name = resolve_base_model(settings.base_model)
     tok_cfg = create_tokenizer_config(settings.base_model)
-    tokenizer = AutoTokenizer.from_pretrained(name, **tok_cfg)
-    data = build_datasets(corpus, tokenizer, settings, output_dir / "cache")
+    return name, AutoTokenizer.from_pretrained(name, **tok_cfg)
+
+
+def _load_model(name: str, settings: PretrainSettings) -> Tuple[Any, bool, bool]:
+    """The MLM model (seeded first), whether its head is fresh, and whether
+    the head runs at the masked positions only."""
+    from transformers import set_seed
+
     set_seed(settings.seed)  # the fresh MLM head is drawn before the Trainer seeds
     model, fresh_head = load_mlm_model(name)
     sparse = settings.sparse_mlm_head and use_sparse_mlm_head(model)
+    return model, fresh_head, sparse
+
+
+def _build_trainer(
+    model: Any, tokenizer: Any, data: Dict[str, Any], settings: PretrainSettings, output_dir: Path,
+    callbacks: Sequence[Any],
+) -> Any:
+    """The Trainer: seeded BERT masking, the run's TrainingArguments, the head
+    warm-up callback if asked, then `callbacks`."""
+    from transformers import (
+        DataCollatorForLanguageModeling,
+        DataCollatorForWholeWordMask,
+        TrainingArguments,
+    )
+
     collator_cls = DataCollatorForWholeWordMask if settings.whole_word_masking else DataCollatorForLanguageModeling
     collator = SeededMasking(
         collator_cls(tokenizer=tokenizer, mlm_probability=settings.mlm_probability), settings.seed
@@ -428,7 +467,7 @@ def run_pretraining(
     )
     trainer_cls, head_warmup_cls = _trainer_class()
     extra = [head_warmup_cls(model, settings.head_warmup_steps)] if settings.head_warmup_steps > 0 else []
-    trainer = trainer_cls(
+    return trainer_cls(
         model=model,
         args=args,
         train_dataset=data["train"],
@@ -437,27 +476,33 @@ def run_pretraining(
         processing_class=tokenizer,  # every checkpoint is a complete model folder
         callbacks=extra + list(callbacks),
     )
+
+
+def _train(trainer: Any, output_dir: Path) -> Tuple[Optional[str], Any]:
+    """Train, resuming from the last checkpoint in output_dir if there is one;
+    RETURNS that checkpoint (or None) and the Trainer's output."""
+    from transformers.trainer_utils import get_last_checkpoint
+
     last = get_last_checkpoint(str(output_dir))
     if last:
         logger.warning("Resuming from %s", last)
-    train_out = trainer.train(resume_from_checkpoint=last)
-    results: Dict[str, Any] = {
-        "settings": asdict(settings),
-        "resolved_base_model": name,
-        "fresh_mlm_head": fresh_head,
-        "sparse_mlm_head": sparse,
-        "resumed_from": Path(last).name if last else None,
-        "train_sequences": len(data["train"]),
-        "global_step": trainer.state.global_step,
-        "train_runtime_s": train_out.metrics.get("train_runtime"),
-        "train_loss": train_out.metrics.get("train_loss"),
+    return last, trainer.train(resume_from_checkpoint=last)
+
+
+def _evaluate(trainer: Any, eval_data: Any) -> Dict[str, Any]:
+    """The held-out MLM loss and perplexity, for the results."""
+    loss, n_masked = heldout_mlm_loss(trainer)
+    return {
+        "eval_sequences": len(eval_data),
+        "eval_masked_tokens": n_masked,
+        "eval_loss": loss,
+        "eval_perplexity": None if loss is None else math.exp(min(loss, 50.0)),
     }
-    if has_eval:
-        loss, n_masked = heldout_mlm_loss(trainer)
-        results["eval_sequences"] = len(data["eval"])
-        results["eval_masked_tokens"] = n_masked
-        results["eval_loss"] = loss
-        results["eval_perplexity"] = None if loss is None else math.exp(min(loss, 50.0))
+
+
+def _write_outputs(trainer: Any, tokenizer: Any, output_dir: Path, sparse: bool, results: Dict[str, Any]) -> None:
+    """Save the model (a plain BertForMaskedLM folder) and tokenizer to
+    output_dir/model, and the results as JSON (on the main process)."""
     model_dir = output_dir / MODEL_DIR
     trainer.save_model(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))
@@ -465,7 +510,6 @@ def run_pretraining(
         _restore_architecture_name(model_dir / "config.json", "BertForMaskedLM")
     if trainer.is_world_process_zero():
         (output_dir / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
-    return results
 
 
 def _restore_architecture_name(config_path: Path, name: str) -> None:

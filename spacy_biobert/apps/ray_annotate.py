@@ -263,12 +263,59 @@ def annotate_ray(
     RETURNS (RayAnnotateStats): the counts of the run.
     """
     ray = require_ray()
+    _check_arguments(address, num_workers, batch_size)
+    stats = RayAnnotateStats(workers=num_workers)
+    batches = _plan(
+        input_path, output, stats, input_format=input_format, batch_size=batch_size,
+        id_field=id_field, text_field=text_field, overwrite=overwrite, report=report,
+    )
+    if batches is None:  # nothing (left) to annotate: start no workers
+        return stats
+    start = time.perf_counter()
+    started_ray = _connect(ray, address, num_cpus, ray_init_kwargs)
+    from ray.util.queue import Queue
+
+    queue = Queue(maxsize=2 * num_workers, actor_options={"num_cpus": 0})
+    feeder = _Feeder(batches, queue)
+    context, saved = _set_data_context(ray, preserve_order, show_progress)
+    try:
+        ds = _annotated_dataset(
+            ray, queue, model, num_workers=num_workers, batch_size=batch_size,
+            num_cpus_per_worker=num_cpus_per_worker, num_gpus_per_worker=num_gpus_per_worker,
+            include_text=include_text,
+        )
+        feeder.start()
+        _write_records(ds, output, stats)
+    finally:
+        feeder.stop.set()
+        if feeder.is_alive():
+            feeder.join()
+        _restore_data_context(context, saved)
+        queue.shutdown(force=True)
+        if started_ray:
+            ray.shutdown()
+    stats.seconds = time.perf_counter() - start
+    if feeder.error is not None:
+        raise feeder.error
+    return stats
+
+
+def _check_arguments(address: Optional[str], num_workers: int, batch_size: int) -> None:
+    """Refuse Ray Client addresses and fewer than one worker or document per batch."""
     if address is not None and address.startswith("ray://"):
         raise ValueError(Errors.E2622.format(address=address))
     if num_workers < 1 or batch_size < 1:
         raise ValueError(Errors.E2621.format(num_workers=num_workers, batch_size=batch_size))
+
+
+def _plan(
+    input_path: Path, output: Path, stats: RayAnnotateStats, *, input_format: Optional[str],
+    batch_size: int, id_field: str, text_field: str, overwrite: bool, report: Optional[ReportT],
+) -> Optional[Iterator[BatchT]]:
+    """The batches left to annotate, read lazily (the ids already in `output`
+    skipped unless `overwrite`; bad records counted in `stats` and reported);
+    None when there is none, found by reading up to the first batch."""
     fmt = detect_format(input_path, input_format)
-    stats = RayAnnotateStats(workers=num_workers)
     done = prepare_output(output, stats, overwrite=overwrite)
 
     def _report(message: str) -> None:
@@ -286,24 +333,33 @@ def annotate_ray(
         batch_size,
     )
     first = next(batches, None)
-    if first is None:  # nothing (left) to annotate: start no workers
-        return stats
+    if first is None:
+        return None
 
     def all_batches() -> Iterator[BatchT]:
         yield first
         yield from batches
 
-    start = time.perf_counter()
+    return all_batches()
+
+
+def _connect(
+    ray: Any, address: Optional[str], num_cpus: Optional[int], ray_init_kwargs: Optional[Dict[str, Any]]
+) -> bool:
+    """Start a local Ray instance (`address` None) or connect to a cluster,
+    unless Ray is initialised already; RETURNS whether this call started it."""
     started_ray = not ray.is_initialized()
     if started_ray:
         if address is None:
             ray.init(num_cpus=num_cpus, include_dashboard=False, **(ray_init_kwargs or {}))
         else:
             ray.init(address=address, **(ray_init_kwargs or {}))
-    from ray.util.queue import Queue
+    return started_ray
 
-    queue = Queue(maxsize=2 * num_workers, actor_options={"num_cpus": 0})
-    feeder = _Feeder(all_batches(), queue)
+
+def _set_data_context(ray: Any, preserve_order: bool, show_progress: bool) -> Tuple[Any, Tuple[Any, ...]]:
+    """Set Ray Data's context for the run; RETURNS it and its previous
+    settings, for `_restore_data_context`."""
     context = ray.data.DataContext.get_current()
     saved = (
         context.execution_options.preserve_order, context.enable_progress_bars,
@@ -312,58 +368,62 @@ def annotate_ray(
     context.execution_options.preserve_order = preserve_order
     context.enable_progress_bars = show_progress
     context.target_max_block_size = 1  # a block per batch: see the module docstring
-    written = set()
-    try:
-        # The read task takes no CPU, so that it never waits for the actors' cores,
-        # and is not retried: a retry (after its worker died) would go on with the
-        # batches still on the queue, and the ones its first attempt held would be
-        # missing from the output without an error. max_retries has no named
-        # parameter in Ray 2.60 (nor num_cpus before 2.5x), hence ray_remote_args,
-        # deprecated since.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
-            ds = ray.data.read_datasource(
-                _queue_datasource(queue), ray_remote_args={"num_cpus": 0, "max_retries": 0},
-                override_num_blocks=1,
-            )
-        ds = ds.map_batches(
-            Annotator,
-            batch_format="pyarrow",
-            batch_size=1,  # one row: one batch of documents
-            compute=ray.data.ActorPoolStrategy(size=num_workers),
-            num_cpus=num_cpus_per_worker,
-            num_gpus=num_gpus_per_worker,
-            fn_constructor_kwargs={
-                "model": str(model), "include_text": include_text,
-                "batch_size": batch_size, "use_gpu": num_gpus_per_worker > 0,
-            },
+    return context, saved
+
+
+def _restore_data_context(context: Any, saved: Tuple[Any, ...]) -> None:
+    (context.execution_options.preserve_order, context.enable_progress_bars,
+     context.target_max_block_size) = saved
+
+
+def _annotated_dataset(
+    ray: Any, queue: Any, model: str, *, num_workers: int, batch_size: int,
+    num_cpus_per_worker: float, num_gpus_per_worker: float, include_text: bool,
+) -> Any:
+    """The lazy Ray Data dataset: the batches off `queue`, annotated by a pool
+    of `num_workers` `Annotator` actors."""
+    # The read task takes no CPU, so that it never waits for the actors' cores,
+    # and is not retried: a retry (after its worker died) would go on with the
+    # batches still on the queue, and the ones its first attempt held would be
+    # missing from the output without an error. max_retries has no named
+    # parameter in Ray 2.60 (nor num_cpus before 2.5x), hence ray_remote_args,
+    # deprecated since.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
+        ds = ray.data.read_datasource(
+            _queue_datasource(queue), ray_remote_args={"num_cpus": 0, "max_retries": 0},
+            override_num_blocks=1,
         )
-        feeder.start()
-        with open(output, "a", encoding="utf8") as out:
-            for block in ds.iter_batches(batch_format="pyarrow", batch_size=None):
-                for ids, records, words in zip(
-                    block.column("ids").to_pylist(), block.column("records").to_pylist(),
-                    block.column("words").to_pylist(),
-                ):
-                    for doc_id, record, n_words in zip(ids, records, words):
-                        if doc_id in written:  # a batch run twice (a retry): once is enough
-                            continue
-                        written.add(doc_id)
-                        out.write(record + "\n")
-                        stats.annotated += 1
-                        stats.words += n_words
-                    out.flush()
-            os.fsync(out.fileno())
-    finally:
-        feeder.stop.set()
-        if feeder.is_alive():
-            feeder.join()
-        (context.execution_options.preserve_order, context.enable_progress_bars,
-         context.target_max_block_size) = saved
-        queue.shutdown(force=True)
-        if started_ray:
-            ray.shutdown()
-    stats.seconds = time.perf_counter() - start
-    if feeder.error is not None:
-        raise feeder.error
-    return stats
+    return ds.map_batches(
+        Annotator,
+        batch_format="pyarrow",
+        batch_size=1,  # one row: one batch of documents
+        compute=ray.data.ActorPoolStrategy(size=num_workers),
+        num_cpus=num_cpus_per_worker,
+        num_gpus=num_gpus_per_worker,
+        fn_constructor_kwargs={
+            "model": str(model), "include_text": include_text,
+            "batch_size": batch_size, "use_gpu": num_gpus_per_worker > 0,
+        },
+    )
+
+
+def _write_records(ds: Any, output: Path, stats: RayAnnotateStats) -> None:
+    """Append the records to `output` as the batches come back (flushed per
+    batch, synced at the end), each id once; count them in `stats`."""
+    written = set()
+    with open(output, "a", encoding="utf8") as out:
+        for block in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+            for ids, records, words in zip(
+                block.column("ids").to_pylist(), block.column("records").to_pylist(),
+                block.column("words").to_pylist(),
+            ):
+                for doc_id, record, n_words in zip(ids, records, words):
+                    if doc_id in written:  # a batch run twice (a retry): once is enough
+                        continue
+                    written.add(doc_id)
+                    out.write(record + "\n")
+                    stats.annotated += 1
+                    stats.words += n_words
+                out.flush()
+        os.fsync(out.fileno())

@@ -45,446 +45,40 @@ predictions. Prints a markdown table; writes JSON and markdown if asked. This
 is a benchmark script, not a test.
 """
 
-import argparse
-import gc
 import json
 import os
-import resource
 import sys
-import tempfile
-import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
-
-ROOT = Path(__file__).resolve().parent.parent.parent
-DEFAULT_TEXTS = ROOT / "assets" / "ner" / "ncbi_disease" / "test.tsv"
-
-
-def rss_mb() -> float:
-    """The current resident set size of this process, in MB (Linux)."""
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
-
-
-def peak_rss_mb() -> float:
-    """The process's peak RSS so far (ru_maxrss is in kB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
-
-
-def read_texts(path: Path, limit: Optional[int]) -> List[str]:
-    """Texts to time: an IOB file's sentences (words joined by spaces), else one text per non-empty line."""
-    if not Path(path).exists():
-        from ..errors import Errors
-
-        raise FileNotFoundError(Errors.E2001.format(path=path))
-    texts: List[str] = []
-    if is_iob(path):
-        from ..ner.iob import read_iob_sentences
-
-        for sent in read_iob_sentences(path):
-            texts.append(" ".join(sent.words))
-            if limit and len(texts) >= limit:
-                break
-    else:
-        with open(path, encoding="utf8") as f:
-            for line in f:
-                if line.strip():
-                    texts.append(line.strip())
-                    if limit and len(texts) >= limit:
-                        break
-    return texts
-
-
-def is_iob(path: Path) -> bool:
-    return Path(path).suffix in (".tsv", ".iob", ".conll")
-
-
-def build_untrained(base_model: str, texts: List[str]):
-    """transformer + biobert_ner from configs/ner.cfg, initialised with one label, untrained."""
-    import spacy
-    from spacy.training import Example
-    from thinc.api import Config
-
-    config = Config().from_disk(ROOT / "configs" / "ner.cfg", overrides={"paths.base_model": base_model})
-    nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
-    nlp.config["initialize"]["components"]["ner"] = {"labels": ["Disease"]}
-    examples = [Example(nlp.make_doc(t), nlp.make_doc(t)) for t in texts[:4]]
-    nlp.initialize(lambda: examples)
-    return nlp
-
-
-def transformer_pipe(nlp):
-    """The pipeline's spacy-transformers component."""
-    from spacy_transformers import Transformer
-
-    trf = next((p for _, p in nlp.pipeline if isinstance(p, Transformer)), None)
-    if trf is None:
-        from ..errors import Errors
-
-        raise ValueError(Errors.E2702.format(path=nlp.meta.get("name"), names=nlp.pipe_names))
-    return trf
-
-
-def hf_objects(nlp) -> Tuple[Any, Any, int]:
-    """The pipeline's HF encoder, its tokenizer and the number of NER tags."""
-    trf = transformer_pipe(nlp)
-    n_tags = 3
-    for _, pipe in nlp.pipeline:
-        if hasattr(pipe, "tags"):
-            n_tags = len(pipe.tags)
-    return trf.model.transformer, trf.model.tokenizer, n_tags
-
-
-def bucket_settings(nlp) -> Dict[str, int]:
-    """The pipeline's length-bucket settings (defaults if it has none)."""
-    from ..layers.length_buckets import DEFAULT_BATCH_OVERHEAD, DEFAULT_MAX_BATCH_ITEMS
-
-    attrs = transformer_pipe(nlp).model.layers[0].attrs
-    return {
-        "batch_overhead": int(attrs.get("batch_overhead", DEFAULT_BATCH_OVERHEAD)),
-        "max_batch_items": int(attrs.get("max_batch_items", DEFAULT_MAX_BATCH_ITEMS)),
-    }
-
-
-def token_classifier(encoder, tokenizer, n_tags: int, seed: int = 0):
-    """AutoModelForTokenClassification with `encoder`'s weights and a random head of n_tags."""
-    import torch
-    from transformers import AutoModelForTokenClassification
-    from transformers.utils import logging as hf_logging
-
-    with tempfile.TemporaryDirectory() as tmp:
-        encoder.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        torch.manual_seed(seed)
-        verbosity = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()  # "some weights are newly initialised": the head, on purpose
-        try:
-            model = AutoModelForTokenClassification.from_pretrained(tmp, num_labels=n_tags)
-        finally:
-            hf_logging.set_verbosity(verbosity)
-    return model.eval()
-
-
-def n_words(texts: List[str]) -> int:
-    return sum(len(t.split()) for t in texts)
-
-
-def time_spacy(nlp, texts: List[str], batch_size: int, bucketed: bool, name: str) -> Dict[str, Any]:
-    from ..layers.length_buckets import use_length_buckets
-
-    use_length_buckets(nlp, enabled=bucketed)
-    rss0 = rss_mb()
-    start = time.perf_counter()
-    n_ents = 0
-    for doc in nlp.pipe(texts, batch_size=batch_size):
-        n_ents += len(doc.ents)
-    seconds = time.perf_counter() - start
-    return _row(name, texts, seconds, rss0, entities=n_ents)
-
-
-def time_hf_pipeline(model, tokenizer, texts: List[str], batch_size: int) -> Dict[str, Any]:
-    from transformers import pipeline
-
-    pipe = pipeline("token-classification", model=model, tokenizer=tokenizer, device=-1,
-                    aggregation_strategy="simple", stride=64)  # stride: long texts in windows
-    rss0 = rss_mb()
-    start = time.perf_counter()
-    out = pipe(texts, batch_size=batch_size)
-    seconds = time.perf_counter() - start
-    return _row("HF pipeline('token-classification')", texts, seconds, rss0,
-                entities=sum(len(o) for o in out))
-
-
-def time_bare_forward(
-    model, tokenizer, texts: List[str], batch_size: int, *, buckets: Optional[Dict[str, int]] = None,
-    name: Optional[str] = None,
-) -> Dict[str, Any]:
-    """Tokenise, batch, forward under inference_mode, argmax: the limit.
-
-    buckets given: texts are seen `batch_size` at a time (as nlp.pipe sees
-    them), each buffer in the length buckets of spacy_biobert.layers.length_buckets
-    with these settings. None: all texts sorted by length at once, in batches
-    of `batch_size` (offline only).
-    """
-    import torch
-
-    from ..layers.length_buckets import length_buckets
-
-    rss0 = rss_mb()
-    start = time.perf_counter()
-    enc = tokenizer(texts, truncation=True, max_length=512)["input_ids"]
-    if buckets is None:
-        order = sorted(range(len(enc)), key=lambda i: len(enc[i]))
-        groups = [order[b:b + batch_size] for b in range(0, len(order), batch_size)]
-    else:
-        groups = []
-        for b in range(0, len(enc), batch_size):
-            buffer = list(range(b, min(b + batch_size, len(enc))))
-            for group in length_buckets([len(enc[i]) for i in buffer], **buckets):
-                groups.append([buffer[j] for j in group])
-    tokenised = time.perf_counter()
-    forward = 0.0
-    with torch.inference_mode():
-        for group in groups:
-            batch = [enc[i] for i in group]
-            width = max(len(x) for x in batch)
-            ids = torch.full((len(batch), width), tokenizer.pad_token_id or 0, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for j, x in enumerate(batch):
-                ids[j, :len(x)] = torch.tensor(x)
-                mask[j, :len(x)] = 1
-            t0 = time.perf_counter()
-            model(input_ids=ids, attention_mask=mask).logits.argmax(-1)
-            forward += time.perf_counter() - t0
-    seconds = time.perf_counter() - start
-    if name is None:
-        name = ("bare forward, inference_mode, same buffers and buckets as nlp.pipe" if buckets
-                else "bare forward, inference_mode, all texts sorted by length (offline)")
-    row = _row(name, texts, seconds, rss0)
-    real = sum(len(x) for x in enc)
-    padded = sum(len(g) * max(len(enc[i]) for i in g) for g in groups)
-    row.update({
-        "tokenise_seconds": round(tokenised - start, 3), "forward_seconds": round(forward, 3),
-        "wordpieces": real, "padded_wordpieces": padded, "forward_passes": len(groups),
-    })
-    return row
-
-
-def _row(name: str, texts: List[str], seconds: float, rss0: float, **extra: Any) -> Dict[str, Any]:
-    words = n_words(texts)
-    row = {
-        "method": name, "docs": len(texts), "words": words, "seconds": round(seconds, 3),
-        "words_per_second": round(words / seconds, 1) if seconds else None,
-        "rss_added_mb": round(rss_mb() - rss0, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
-    }
-    row.update(extra)
-    return row
-
-
-def best_of_rounds(methods: List[Tuple[str, Callable[[], Dict[str, Any]]]], rounds: int) -> Dict[str, Dict[str, Any]]:
-    """Run every method once per round, `rounds` rounds interleaved; keep
-    each method's fastest row, with all its round times."""
-    best: Dict[str, Dict[str, Any]] = {}
-    times: Dict[str, List[float]] = {key: [] for key, _ in methods}
-    for _ in range(max(1, rounds)):
-        for key, run in methods:
-            gc.collect()
-            row = run()
-            times[key].append(row["seconds"])
-            if key not in best or row["seconds"] < best[key]["seconds"]:
-                best[key] = row
-    for key, row in best.items():
-        row["round_seconds"] = times[key]
-    return best
-
-
-def nlp_pipe_breakdown(nlp, texts: List[str], batch_size: int) -> Dict[str, Any]:
-    """Where the time of one (length-bucketed) nlp.pipe run goes: wall seconds
-    inside each step (timers wrapped around them for this run only)."""
-    import spacy_transformers.layers.transformer_model as tm
-
-    from ..layers.length_buckets import use_length_buckets
-
-    use_length_buckets(nlp, enabled=True)
-    trf = transformer_pipe(nlp)
-    shim = trf.model.layers[0].shims[0]
-    spent: Dict[str, float] = {}
-
-    def timed(key: str, func: Callable) -> Callable:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return func(*args, **kwargs)
-            finally:
-                spent[key] = spent.get(key, 0.0) + time.perf_counter() - t0
-        return wrapper
-
-    patches: List[Tuple[Any, str, Any]] = [
-        (nlp, "tokenizer", "spaCy tokenizer"),
-        (tm, "huggingface_tokenize", "wordpiece tokenisation (HF tokenizer)"),
-        (tm, "get_alignment_via_offset_mapping", "token-wordpiece alignment"),
-        (trf.model.attrs, "get_spans", "windows (get_spans)"),
-        (trf, "predict", "transformer component predict (total)"),
-        (trf, "set_annotations", "transformer set_annotations (split per doc)"),
-    ]
-    for name, pipe in nlp.pipeline:
-        if pipe is not trf and hasattr(pipe, "predict"):
-            patches.append((pipe, "predict", f"{name} predict (listener pooling + head)"))
-            patches.append((pipe, "set_annotations", f"{name} set_annotations (decoding, doc.ents)"))
-    encoder_key = "encoder forward (HF model)"
-    started: List[float] = []
-
-    def before(module: Any, args: Any) -> None:
-        started.append(time.perf_counter())
-
-    def after(module: Any, args: Any, output: Any) -> None:
-        spent[encoder_key] = spent.get(encoder_key, 0.0) + time.perf_counter() - started.pop()
-
-    hooks = [shim._model.register_forward_pre_hook(before), shim._model.register_forward_hook(after)]
-    saved = []
-    for obj, attr, key in patches:
-        is_dict = isinstance(obj, dict)
-        original = obj[attr] if is_dict else getattr(obj, attr)
-        had_own = is_dict or attr in vars(obj)
-        saved.append((obj, attr, original, had_own, is_dict))
-        if is_dict:
-            obj[attr] = timed(key, original)
-        else:
-            setattr(obj, attr, timed(key, original))
-    try:
-        start = time.perf_counter()
-        for _ in nlp.pipe(texts, batch_size=batch_size):
-            pass
-        total = time.perf_counter() - start
-    finally:
-        for hook in hooks:
-            hook.remove()
-        for obj, attr, original, had_own, is_dict in reversed(saved):
-            if is_dict:
-                obj[attr] = original
-            elif had_own:
-                setattr(obj, attr, original)
-            else:
-                delattr(obj, attr)
-    trf_total = "transformer component predict (total)"
-    inner = ("encoder forward (HF model)", "wordpiece tokenisation (HF tokenizer)",
-             "token-wordpiece alignment", "windows (get_spans)")
-    top = {k: v for k, v in spent.items() if k not in inner}
-    steps: Dict[str, float] = {}
-    for key, value in sorted(top.items(), key=lambda kv: -kv[1]):
-        steps[key] = value
-        if key == trf_total:
-            for sub in inner:
-                steps["  within: " + sub] = spent.get(sub, 0.0)
-            steps["  within: the rest (batching, bucketing, output copies)"] = value - sum(
-                spent.get(sub, 0.0) for sub in inner)
-    steps["outside these (spaCy's pipe loop, generators)"] = total - sum(top.values())
-    return {
-        "total_seconds": round(total, 3),
-        "steps": {k: round(v, 3) for k, v in steps.items()},
-        "shares": {k: round(v / total, 3) for k, v in steps.items()},
-    }
-
-
-def quantize(model):
-    """int8 dynamic quantisation of the Linear layers (a new module)."""
-    import warnings
-
-    import torch
-    from torch.ao.quantization import quantize_dynamic
-
-    with warnings.catch_warnings():
-        # torch 2.10+ points to torchao for this API; it still works and is what we time
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-
-
-def quantize_pipeline(nlp) -> None:
-    """Swap the pipeline's HF encoder for its int8 dynamically quantised copy, in place."""
-    from spacy_transformers import Transformer
-
-    for _, pipe in nlp.pipeline:
-        if isinstance(pipe, Transformer):
-            shim = pipe.model.layers[0].shims[0]
-            quantized = quantize(shim._model)
-            shim._model = quantized
-            shim._hfmodel.transformer = quantized
-
-
-def f1_on(nlp, path: Path) -> Dict[str, Any]:
-    """seqeval P/R/F1 of `nlp` on an IOB file (spacy-biobert evaluate's scoring,
-    the paper's untyped protocol)."""
-    from ..apps.evaluate import evaluate_ner
-
-    scores = evaluate_ner(nlp, path, untyped=True, show_progress=False)
-    return {k: scores[k] for k in ("precision", "recall", "f1", "n_sentences", "n_pred_entities", "words_per_second")}
-
-
-def memory_vs_docs(nlp, texts: List[str], counts: List[int], batch_size: int) -> List[Dict[str, Any]]:
-    """Stream max(counts) docs (texts cycled) through one nlp.pipe, reading
-    RSS when `count` docs are done; the growth is counted from the first
-    count (allocator warm-up happens before it)."""
-    from ..layers.length_buckets import use_length_buckets
-
-    use_length_buckets(nlp, enabled=True)
-    counts = sorted(set(counts))
-    total = counts[-1]
-
-    def stream(n: int) -> Iterator[str]:
-        for i in range(n):
-            yield texts[i % len(texts)]
-
-    gc.collect()
-    base = rss_mb()
-    rows = []
-    highest = base
-    start = time.perf_counter()
-    for i, _ in enumerate(nlp.pipe(stream(total), batch_size=batch_size), 1):
-        if i % 25 == 0:
-            highest = max(highest, rss_mb())
-        if i in counts:
-            rss = rss_mb()
-            first = rows[0]["rss_mb"] if rows else rss
-            rows.append({
-                "docs": i, "rss_mb": round(rss, 1), "rss_max_so_far_mb": round(max(highest, rss), 1),
-                "growth_from_start_mb": round(rss - base, 1),
-                "growth_since_first_count_mb": round(rss - first, 1),
-                "seconds": round(time.perf_counter() - start, 2),
-            })
-    gc.collect()
-    trimmed = malloc_trim()
-    for row in rows:
-        row["rss_before_stream_mb"] = round(base, 1)
-        row["rss_after_malloc_trim_mb"] = trimmed
-    return rows
-
-
-def malloc_trim() -> Optional[float]:
-    """Give glibc's free heap memory back to the system; RETURNS the RSS after
-    it (None without glibc). What it frees was free memory malloc kept, not
-    live objects."""
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        return None
-    return round(rss_mb(), 1)
-
-
-def time_vs_length(nlp, texts: List[str], lengths: List[int], repeats: int) -> List[Dict[str, Any]]:
-    """One document of `length` words (texts concatenated), timed `repeats` times (best kept)."""
-    from ..layers.length_buckets import use_length_buckets
-
-    use_length_buckets(nlp, enabled=True)
-    words: List[str] = []
-    for t in texts:
-        words.extend(t.split())
-    rows = []
-    for length in lengths:
-        while len(words) < length:
-            words = words + words
-        text = " ".join(words[:length])
-        best = None
-        rss0 = rss_mb()
-        for _ in range(repeats):
-            start = time.perf_counter()
-            doc = nlp(text)
-            seconds = time.perf_counter() - start
-            best = seconds if best is None else min(best, seconds)
-        trf_data = doc._.trf_data if doc.has_extension("trf_data") else None
-        windows = len(trf_data.wordpieces) if trf_data else None
-        wordpieces = int(trf_data.wordpieces.attention_mask.sum()) if trf_data else None
-        rows.append({
-            "words": length, "tokens": len(doc), "windows": windows, "wordpieces": wordpieces,
-            "seconds": round(best, 3),
-            "ms_per_word": round(1000 * best / length, 3),
-            "words_per_second": round(length / best, 1),
-            "rss_added_mb": round(rss_mb() - rss0, 1),
-        })
-    return rows
+from typing import Any, Dict, List, Optional
+
+import typer
+
+from .throughput_arms import (  # noqa: F401 (re-exported: the benchmark's functions, as before the split)
+    DEFAULT_TEXTS,
+    ROOT,
+    best_of_rounds,
+    bucket_settings,
+    build_untrained,
+    f1_on,
+    hf_objects,
+    is_iob,
+    malloc_trim,
+    memory_vs_docs,
+    n_words,
+    nlp_pipe_breakdown,
+    peak_rss_mb,
+    quantize,
+    quantize_pipeline,
+    read_texts,
+    rss_mb,
+    time_bare_forward,
+    time_hf_pipeline,
+    time_spacy,
+    time_vs_length,
+    token_classifier,
+    transformer_pipe,
+)
 
 
 def markdown(results: Dict[str, Any]) -> str:
@@ -546,64 +140,74 @@ def markdown(results: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", help="trained pipeline folder (default: an untrained one on --base-model)")
-    parser.add_argument("--base-model", default="embedded")
-    parser.add_argument("--texts", type=Path, default=DEFAULT_TEXTS, help="IOB .tsv or a text file (one text per line)")
-    parser.add_argument("--limit", type=int, default=300, help="at most this many texts (0: all)")
-    parser.add_argument("--batch-size", type=int, default=32, help="nlp.pipe batch size; the bare forward's buffer")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the fastest of each method is kept")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--quantize", action="store_true", help="also time int8 dynamic quantisation")
-    parser.add_argument("--f1", action="store_true", help="F1 on the whole --texts IOB file (fp32, and int8 with --quantize)")
-    parser.add_argument("--no-breakdown", action="store_true", help="skip the instrumented nlp.pipe run")
-    parser.add_argument("--stream-docs", default="400,800,1600,3200", help="memory vs docs: counts, comma-separated ('' to skip)")
-    parser.add_argument("--lengths", default="1000,10000", help="time vs length: words, comma-separated ('' to skip)")
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--output", type=Path, help="JSON results")
-    parser.add_argument("--markdown", type=Path, help="markdown table")
-    args = parser.parse_args(argv)
 
-    import platform
+@dataclass
+class Bench:
+    """What the arms run on: the texts, the pipeline, and the HF token
+    classifier made of the pipeline's transformer weights."""
 
+    nlp: Any
+    texts: List[str]
+    classifier: Any
+    tokenizer: Any
+    buckets: Dict[str, int]
+    batch_size: int
+    rounds: int
+
+
+def set_up(model: Optional[str], base_model: str, texts_path: Path, limit: int, batch_size: int,
+           rounds: int, threads: int) -> Bench:
+    """Load (or build) the pipeline and its HF counterpart; warm both up."""
     import spacy
     import torch
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    texts = read_texts(args.texts, args.limit or None)
-    nlp = spacy.load(args.model) if args.model else build_untrained(args.base_model, texts)
+    if threads:
+        torch.set_num_threads(threads)
+    texts = read_texts(texts_path, limit or None)
+    nlp = spacy.load(model) if model else build_untrained(base_model, texts)
     buckets = bucket_settings(nlp)
     encoder, tokenizer, n_tags = hf_objects(nlp)
     classifier = token_classifier(encoder, tokenizer, n_tags)
     # warm-up: the first batch of each path pays for lazy initialisation
     list(nlp.pipe(texts[:8]))
-    time_bare_forward(classifier, tokenizer, texts[:8], args.batch_size)
-    bs = args.batch_size
+    time_bare_forward(classifier, tokenizer, texts[:8], batch_size)
+    return Bench(nlp, texts, classifier, tokenizer, buckets, batch_size, rounds)
 
-    results: Dict[str, Any] = {
-        "settings": {
-            "model": args.model or f"untrained transformer + biobert_ner on {args.base_model}",
-            "architecture": nlp.config["components"][transformer_pipe(nlp).name]["model"].get("@architectures"),
-            "texts": str(args.texts), "docs": len(texts), "words": n_words(texts),
-            "batch_size": bs, "buckets": buckets, "threads": torch.get_num_threads(), "rounds": args.rounds,
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
-            "load_average_before": list(os.getloadavg()),
-        },
+
+def bench_settings(b: Bench, model: Optional[str], base_model: str, texts_path: Path) -> Dict[str, Any]:
+    """The run's settings and machine, for the report."""
+    import platform
+
+    import torch
+
+    return {
+        "model": model or f"untrained transformer + biobert_ner on {base_model}",
+        "architecture": b.nlp.config["components"][transformer_pipe(b.nlp).name]["model"].get("@architectures"),
+        "texts": str(texts_path), "docs": len(b.texts), "words": n_words(b.texts),
+        "batch_size": b.batch_size, "buckets": b.buckets, "threads": torch.get_num_threads(), "rounds": b.rounds,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+        "load_average_before": list(os.getloadavg()),
     }
-    results["throughput"] = best_of_rounds([
+
+
+def time_fp32(b: Bench) -> Dict[str, Dict[str, Any]]:
+    """The five fp32 arms, best of interleaved rounds."""
+    nlp, texts, bs, classifier, tokenizer = b.nlp, b.texts, b.batch_size, b.classifier, b.tokenizer
+    return best_of_rounds([
         ("spacy_one_pass", lambda: time_spacy(
             nlp, texts, bs, False, "spaCy nlp.pipe, one padded pass per batch (spacy-transformers)")),
         ("spacy", lambda: time_spacy(
             nlp, texts, bs, True, "spaCy nlp.pipe, length-bucketed (spacy-biobert.TransformerModel.v1)")),
         ("hf", lambda: time_hf_pipeline(classifier, tokenizer, texts, bs)),
         ("bare_sorted", lambda: time_bare_forward(classifier, tokenizer, texts, bs)),
-        ("bare", lambda: time_bare_forward(classifier, tokenizer, texts, bs, buckets=buckets)),
-    ], args.rounds)
-    t = results["throughput"]
+        ("bare", lambda: time_bare_forward(classifier, tokenizer, texts, bs, buckets=b.buckets)),
+    ], b.rounds)
+
+
+def fp32_ratios(t: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+    """Words/s ratios of the fp32 arms."""
     wps = {k: r["words_per_second"] for k, r in t.items()}
-    results["ratios"] = {
+    return {
         "spaCy / limit": round(wps["spacy"] / wps["bare"], 3),
         "spaCy / HF pipeline": round(wps["spacy"] / wps["hf"], 3),
         "spaCy one-pass / limit": round(wps["spacy_one_pass"] / wps["bare"], 3),
@@ -611,25 +215,34 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         "HF pipeline / limit": round(wps["hf"] / wps["bare"], 3),
         "limit / offline-sorted bare": round(wps["bare"] / wps["bare_sorted"], 3),
     }
-    results["padding"] = {
+
+
+def padding(t: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+    """Padding and forward passes of the bare forward, bucketed vs sorted offline."""
+    return {
         "limit: padded/real wordpieces": round(t["bare"]["padded_wordpieces"] / t["bare"]["wordpieces"], 3),
         "offline-sorted: padded/real": round(t["bare_sorted"]["padded_wordpieces"] / t["bare_sorted"]["wordpieces"], 3),
         "forward passes (limit, offline)": f"{t['bare']['forward_passes']}, {t['bare_sorted']['forward_passes']}",
     }
-    if not args.no_breakdown:
-        results["breakdown"] = nlp_pipe_breakdown(nlp, texts, bs)
-    f1_path = args.texts if args.f1 and is_iob(args.texts) else None
-    if f1_path is not None:
-        from ..layers.length_buckets import use_length_buckets
 
-        use_length_buckets(nlp, enabled=True)
-        results["f1"] = {"fp32": f1_on(nlp, f1_path)}
-    if args.stream_docs:
-        counts = [int(c) for c in args.stream_docs.split(",")]
-        results["memory_vs_docs"] = memory_vs_docs(nlp, texts, counts, bs)
-    if args.lengths:
-        lengths = [int(n) for n in args.lengths.split(",")]
-        results["time_vs_length"] = time_vs_length(nlp, texts, lengths, args.repeats)
+
+def fp32_f1(b: Bench, f1_path: Path) -> Dict[str, Any]:
+    """F1 of the (length-bucketed) fp32 pipeline on the whole IOB file."""
+    from ..layers.length_buckets import use_length_buckets
+
+    use_length_buckets(b.nlp, enabled=True)
+    return {"fp32": f1_on(b.nlp, f1_path)}
+
+
+def scaling(b: Bench, results: Dict[str, Any], stream_docs: str, lengths: str, repeats: int) -> None:
+    """Memory vs documents streamed and time vs document length (each unless
+    its list is empty), into `results`, with the time and wordpiece ratios."""
+    if stream_docs:
+        counts = [int(c) for c in stream_docs.split(",")]
+        results["memory_vs_docs"] = memory_vs_docs(b.nlp, b.texts, counts, b.batch_size)
+    if lengths:
+        words = [int(n) for n in lengths.split(",")]
+        results["time_vs_length"] = time_vs_length(b.nlp, b.texts, words, repeats)
         tl = results["time_vs_length"]
         if len(tl) >= 2 and tl[0]["seconds"]:
             results["ratios"][f"time {tl[-1]['words']} / {tl[0]['words']} words"] = round(
@@ -637,35 +250,96 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             if tl[0]["wordpieces"]:
                 results["ratios"][f"wordpieces {tl[-1]['words']} / {tl[0]['words']} words"] = round(
                     tl[-1]["wordpieces"] / tl[0]["wordpieces"], 2)
-    if args.quantize:
-        quantize_pipeline(nlp)
-        qclassifier = quantize(classifier)
-        list(nlp.pipe(texts[:8]))
-        rows = best_of_rounds([
-            ("spacy", lambda: time_spacy(nlp, texts, bs, True, "spaCy nlp.pipe, length-bucketed")),
-            ("bare", lambda: time_bare_forward(qclassifier, tokenizer, texts, bs, buckets=buckets,
-                                               name="bare forward, same buffers and buckets")),
-        ], args.rounds)
-        for row in rows.values():
-            row["method"] = "int8 dynamic: " + row["method"]
-        results["int8"] = {"int8_spacy": rows["spacy"], "int8_bare": rows["bare"]}
-        results["ratios"]["spaCy int8 / spaCy fp32"] = round(rows["spacy"]["words_per_second"] / wps["spacy"], 3)
-        results["ratios"]["bare int8 / bare fp32"] = round(rows["bare"]["words_per_second"] / wps["bare"], 3)
-        if f1_path is not None:
-            results["f1"]["int8"] = f1_on(nlp, f1_path)
-            results["f1"]["int8 F1 cost (points)"] = round(
-                100 * (results["f1"]["fp32"]["f1"] - results["f1"]["int8"]["f1"]), 2)
+
+
+def time_int8(b: Bench, results: Dict[str, Any], f1_path: Optional[Path]) -> None:
+    """Quantise the pipeline's encoder (in place) and the bare model; time
+    them, best of interleaved rounds, and score the int8 pipeline's F1 if
+    asked; into `results`."""
+    nlp, texts, bs, tokenizer = b.nlp, b.texts, b.batch_size, b.tokenizer
+    wps = {k: r["words_per_second"] for k, r in results["throughput"].items()}
+    quantize_pipeline(nlp)
+    qclassifier = quantize(b.classifier)
+    list(nlp.pipe(texts[:8]))
+    rows = best_of_rounds([
+        ("spacy", lambda: time_spacy(nlp, texts, bs, True, "spaCy nlp.pipe, length-bucketed")),
+        ("bare", lambda: time_bare_forward(qclassifier, tokenizer, texts, bs, buckets=b.buckets,
+                                           name="bare forward, same buffers and buckets")),
+    ], b.rounds)
+    for row in rows.values():
+        row["method"] = "int8 dynamic: " + row["method"]
+    results["int8"] = {"int8_spacy": rows["spacy"], "int8_bare": rows["bare"]}
+    results["ratios"]["spaCy int8 / spaCy fp32"] = round(rows["spacy"]["words_per_second"] / wps["spacy"], 3)
+    results["ratios"]["bare int8 / bare fp32"] = round(rows["bare"]["words_per_second"] / wps["bare"], 3)
+    if f1_path is not None:
+        results["f1"]["int8"] = f1_on(nlp, f1_path)
+        results["f1"]["int8 F1 cost (points)"] = round(
+            100 * (results["f1"]["fp32"]["f1"] - results["f1"]["int8"]["f1"]), 2)
+
+
+def run_throughput(
+    model: Optional[str] = None, base_model: str = "embedded", texts: Path = DEFAULT_TEXTS, limit: int = 300,
+    batch_size: int = 32, rounds: int = 3, threads: int = 0, int8: bool = False, f1: bool = False,
+    breakdown: bool = True, stream_docs: str = "400,800,1600,3200", lengths: str = "1000,10000", repeats: int = 2,
+) -> Dict[str, Any]:
+    """The whole benchmark (see the module's docstring); RETURNS its results."""
+    b = set_up(model, base_model, texts, limit, batch_size, rounds, threads)
+    results: Dict[str, Any] = {"settings": bench_settings(b, model, base_model, texts)}
+    results["throughput"] = time_fp32(b)
+    results["ratios"] = fp32_ratios(results["throughput"])
+    results["padding"] = padding(results["throughput"])
+    if breakdown:
+        results["breakdown"] = nlp_pipe_breakdown(b.nlp, b.texts, b.batch_size)
+    f1_path = texts if f1 and is_iob(texts) else None
+    if f1_path is not None:
+        results["f1"] = fp32_f1(b, f1_path)
+    scaling(b, results, stream_docs, lengths, repeats)
+    if int8:
+        time_int8(b, results, f1_path)
     results["settings"]["load_average_after"] = list(os.getloadavg())
-    table = markdown(results)
-    sys.stdout.write(table)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(table, encoding="utf8")
     return results
 
 
+def throughput_command(
+    model: Optional[str] = typer.Option(None, "--model", help="trained pipeline folder (default: an untrained one on --base-model)"),
+    base_model: str = typer.Option("embedded", "--base-model"),
+    texts: Path = typer.Option(DEFAULT_TEXTS, "--texts", help="IOB .tsv or a text file (one text per line)"),
+    limit: int = typer.Option(300, "--limit", help="at most this many texts (0: all)"),
+    batch_size: int = typer.Option(32, "--batch-size", help="nlp.pipe batch size; the bare forward's buffer"),
+    rounds: int = typer.Option(3, "--rounds", help="interleaved rounds; the fastest of each method is kept"),
+    threads: int = typer.Option(0, "--threads", help="torch threads (0: torch's default)"),
+    int8: bool = typer.Option(False, "--quantize", help="also time int8 dynamic quantisation"),
+    f1: bool = typer.Option(False, "--f1", help="F1 on the whole --texts IOB file (fp32, and int8 with --quantize)"),
+    no_breakdown: bool = typer.Option(False, "--no-breakdown", help="skip the instrumented nlp.pipe run"),
+    stream_docs: str = typer.Option("400,800,1600,3200", "--stream-docs", help="memory vs docs: counts, comma-separated ('' to skip)"),
+    lengths: str = typer.Option("1000,10000", "--lengths", help="time vs length: words, comma-separated ('' to skip)"),
+    repeats: int = typer.Option(2, "--repeats"),
+    output: Optional[Path] = typer.Option(None, "--output", help="JSON results"),
+    markdown_path: Optional[Path] = typer.Option(None, "--markdown", help="markdown table"),
+) -> Dict[str, Any]:
+    """Inference throughput of a spacy-biobert NER pipeline, against Hugging Face and the bare model."""
+    results = run_throughput(model, base_model, texts, limit, batch_size, rounds, threads, int8, f1,
+                             not no_breakdown, stream_docs, lengths, repeats)
+    table = markdown(results)
+    sys.stdout.write(table)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
+    if markdown_path:
+        markdown_path.parent.mkdir(parents=True, exist_ok=True)
+        markdown_path.write_text(table, encoding="utf8")
+    return results
+
+
+app = typer.Typer(add_completion=False)
+app.command()(throughput_command)
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+    """Run the command line on `argv` (default: sys.argv[1:]); RETURNS the results."""
+    command = typer.main.get_command(app)
+    return command.main(args=argv, prog_name="python -m spacy_biobert.benchmarks.throughput", standalone_mode=False)
+
+
 if __name__ == "__main__":
-    main()
+    app()
