@@ -345,11 +345,12 @@ class QuestionAnswerer(EncoderPipe):
         return tokenizer
 
     def _window_limit(self) -> Tuple[int, int]:
+        from ..layers.hf import hf_transformer
         from ..layers.pair_encoder import max_wordpieces
 
         encoder = self._encoder()
-        hf = encoder.layers[0].shims[0]._hfmodel
-        model_max = int(getattr(hf.transformer.config, "max_position_embeddings", 512)) if hf.transformer is not None else 512
+        transformer = hf_transformer(encoder)
+        model_max = int(getattr(transformer.config, "max_position_embeddings", 512)) if transformer is not None else 512
         return max_wordpieces(encoder), model_max
 
     def _windows(self, text: str, questions: List[str]) -> List[List[Window]]:
