@@ -95,9 +95,10 @@ def hf_objects(nlp) -> Tuple[Any, Any, int]:
 
 def bucket_settings(nlp) -> Dict[str, int]:
     """The pipeline's length-bucket settings (defaults if it has none)."""
+    from ..layers.hf import hf_wrapper
     from ..layers.length_buckets import DEFAULT_BATCH_OVERHEAD, DEFAULT_MAX_BATCH_ITEMS
 
-    attrs = transformer_pipe(nlp).model.layers[0].attrs
+    attrs = hf_wrapper(transformer_pipe(nlp).model).attrs
     return {
         "batch_overhead": int(attrs.get("batch_overhead", DEFAULT_BATCH_OVERHEAD)),
         "max_batch_items": int(attrs.get("max_batch_items", DEFAULT_MAX_BATCH_ITEMS)),
@@ -241,11 +242,12 @@ def nlp_pipe_breakdown(nlp, texts: List[str], batch_size: int) -> Dict[str, Any]
     inside each step (timers wrapped around them for this run only)."""
     import spacy_transformers.layers.transformer_model as tm
 
+    from ..layers.hf import torch_module
     from ..layers.length_buckets import use_length_buckets
 
     use_length_buckets(nlp, enabled=True)
     trf = transformer_pipe(nlp)
-    shim = trf.model.layers[0].shims[0]
+    encoder = torch_module(trf.model)
     spent: Dict[str, float] = {}
 
     def timed(key: str, func: Callable) -> Callable:
@@ -278,7 +280,7 @@ def nlp_pipe_breakdown(nlp, texts: List[str], batch_size: int) -> Dict[str, Any]
     def after(module: Any, args: Any, output: Any) -> None:
         spent[encoder_key] = spent.get(encoder_key, 0.0) + time.perf_counter() - started.pop()
 
-    hooks = [shim._model.register_forward_pre_hook(before), shim._model.register_forward_hook(after)]
+    hooks = [encoder.register_forward_pre_hook(before), encoder.register_forward_hook(after)]
     saved = []
     for obj, attr, key in patches:
         is_dict = isinstance(obj, dict)
@@ -342,12 +344,11 @@ def quantize_pipeline(nlp) -> None:
     """Swap the pipeline's HF encoder for its int8 dynamically quantised copy, in place."""
     from spacy_transformers import Transformer
 
+    from ..layers.hf import set_hf_transformer, torch_module
+
     for _, pipe in nlp.pipeline:
         if isinstance(pipe, Transformer):
-            shim = pipe.model.layers[0].shims[0]
-            quantized = quantize(shim._model)
-            shim._model = quantized
-            shim._hfmodel.transformer = quantized
+            set_hf_transformer(pipe.model, quantize(torch_module(pipe.model)))
 
 
 def f1_on(nlp, path: Path) -> Dict[str, Any]:

@@ -31,6 +31,7 @@ import numpy
 from thinc.api import Model
 
 from ..errors import Errors
+from .hf import hf_wrapper, mixed_precision, set_forward, torch_module
 
 # Padded wordpieces one more forward pass is worth: the fixed cost of a call
 # (Python, dispatch) in units of the per-wordpiece cost. Measured on CPU with
@@ -117,8 +118,7 @@ def bucketed_hf_forward(model: Model, wordpieces: Any, is_train: bool) -> Tuple[
 
     convert_inputs = model.attrs["convert_inputs"]
     convert_outputs = model.attrs["convert_outputs"]
-    shim = model.shims[0]
-    hf_model = shim._model
+    hf_model = torch_module(model)
     n, width = wordpieces.input_ids.shape
     merged: Optional[dict] = None
     output_cls = None
@@ -129,7 +129,7 @@ def bucketed_hf_forward(model: Model, wordpieces: Any, is_train: bool) -> Tuple[
     hf_model.eval()
     try:
         with torch.inference_mode(), torch.autocast(
-            device_type="cuda", enabled=bool(getattr(shim, "_mixed_precision", False))
+            device_type="cuda", enabled=mixed_precision(model)
         ):
             for rows, length in groups:
                 args, _ = convert_inputs(model, _take(wordpieces, rows, length), False)
@@ -275,8 +275,8 @@ def set_length_buckets(
         max_batch_items is not None and max_batch_items < 1
     ):
         raise ValueError(Errors.E2103.format(batch_overhead=batch_overhead, max_batch_items=max_batch_items))
-    wrapper = trf_model.layers[0]
-    wrapper._func = bucketed_hf_forward if enabled else pt_forward
+    wrapper = hf_wrapper(trf_model)
+    set_forward(wrapper, bucketed_hf_forward if enabled else pt_forward)
     if batch_overhead is not None or "batch_overhead" not in wrapper.attrs:
         wrapper.attrs["batch_overhead"] = int(DEFAULT_BATCH_OVERHEAD if batch_overhead is None else batch_overhead)
     if max_batch_items is not None or "max_batch_items" not in wrapper.attrs:

@@ -11,13 +11,17 @@ never needs the base model again.
 
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from spacy_transformers.data_classes import HFObjects
-from spacy_transformers.layers.hf_wrapper import HFWrapper
-from spacy_transformers.layers.transformer_model import huggingface_from_pretrained
 from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
 from thinc.types import Floats2d
 
 from ..errors import Errors
+from .hf import (
+    hf_tokenizer,
+    hf_transformer,
+    load_pretrained,
+    make_hf_wrapper,
+    transformer_device,
+)
 
 InT = List[str]
 
@@ -77,13 +81,10 @@ def hf_encoder_model(
     name (str): base model (hub name or folder); model.attrs["name"].
     RETURNS (Model): with attrs name, has_transformer (False) and max_length.
     """
-    hf_model = HFObjects(None, None, None, dict(tokenizer_config), dict(transformer_config))
-    wrapper = HFWrapper(
-        hf_model,
-        convert_inputs=convert_inputs,
-        convert_outputs=convert_outputs,
-        mixed_precision=mixed_precision,
-        grad_scaler_config=dict(grad_scaler_config or {}),
+    wrapper = make_hf_wrapper(
+        tokenizer_config, transformer_config, convert_inputs=convert_inputs,
+        convert_outputs=convert_outputs, mixed_precision=mixed_precision,
+        grad_scaler_config=grad_scaler_config,
     )
     return Model(
         model_name,
@@ -97,7 +98,7 @@ def hf_encoder_model(
 
 def get_tokenizer(model: Model) -> Any:
     """RETURNS: the Hugging Face tokenizer of a PairEncoder (None before init)."""
-    return model.layers[0].shims[0]._hfmodel.tokenizer
+    return hf_tokenizer(model)
 
 
 def max_wordpieces(model: Model) -> int:
@@ -106,11 +107,11 @@ def max_wordpieces(model: Model) -> int:
     RETURNS (int): min(max_length, max_position_embeddings, model_max_length).
     """
     limit = int(model.attrs["max_length"])
-    hf = model.layers[0].shims[0]._hfmodel
-    if hf.transformer is not None:
-        limit = min(limit, int(getattr(hf.transformer.config, "max_position_embeddings", limit)))
-    if hf.tokenizer is not None:
-        limit = min(limit, int(min(hf.tokenizer.model_max_length, 10**9)))
+    transformer, tokenizer = hf_transformer(model), hf_tokenizer(model)
+    if transformer is not None:
+        limit = min(limit, int(getattr(transformer.config, "max_position_embeddings", limit)))
+    if tokenizer is not None:
+        limit = min(limit, int(min(tokenizer.model_max_length, 10**9)))
     return limit
 
 
@@ -122,29 +123,15 @@ def count_wordpieces(model: Model, texts: List[str]) -> List[int]:
     return [len(ids) for ids in enc["input_ids"]]
 
 
-def _set_transformer(model: Model, hf_model: HFObjects) -> None:
-    shim = model.layers[0].shims[0]
-    shim._model = hf_model.transformer
-    shim._hfmodel.tokenizer = hf_model.tokenizer
-    shim._hfmodel.transformer = hf_model.transformer
-    shim._hfmodel.vocab_file_contents = hf_model.vocab_file_contents
-    model.attrs["has_transformer"] = True
-    model.set_dim("nO", hf_model.transformer.config.hidden_size)
-
-
 def _init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:
     if model.attrs["has_transformer"]:
         if not model.has_dim("nO") or model.get_dim("nO") is None:
-            hidden = model.layers[0].shims[0]._hfmodel.transformer.config.hidden_size
+            hidden = hf_transformer(model).config.hidden_size
             model.set_dim("nO", hidden)
         return
-    shim = model.layers[0].shims[0]
-    hf_model = huggingface_from_pretrained(
-        model.attrs["name"],
-        dict(shim._hfmodel._init_tokenizer_config),
-        dict(shim._hfmodel._init_transformer_config),
-    )
-    _set_transformer(model, hf_model)
+    load_pretrained(model, model.attrs["name"])
+    model.attrs["has_transformer"] = True
+    model.set_dim("nO", hf_transformer(model).config.hidden_size)
 
 
 def _forward(model: Model[InT, OutT], texts: InT, is_train: bool) -> Tuple[OutT, Callable]:
@@ -169,7 +156,7 @@ def _forward(model: Model[InT, OutT], texts: InT, is_train: bool) -> Tuple[OutT,
 
 
 def _convert_inputs(model: Model, enc: Any, is_train: bool) -> Tuple[ArgsKwargs, Callable]:
-    device = model.shims[0]._hfmodel.transformer.device
+    device = transformer_device(model)
     kwargs = {
         "input_ids": xp2torch(enc["input_ids"], device=device),
         "attention_mask": xp2torch(enc["attention_mask"], device=device),

@@ -17,6 +17,7 @@ from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
 from thinc.types import Floats3d
 
 from ..errors import Errors
+from .hf import transformer_device
 from .pair_encoder import _init as _pair_init
 from .pair_encoder import hf_encoder_model
 
@@ -62,7 +63,7 @@ def _forward(model: Model, batch: WindowBatch, is_train: bool) -> Tuple[Floats3d
 
 
 def _convert_inputs(model: Model, batch: WindowBatch, is_train: bool) -> Tuple[ArgsKwargs, Callable]:
-    device = model.shims[0]._hfmodel.transformer.device
+    device = transformer_device(model)
     kwargs = {
         key: xp2torch(model.ops.asarray(batch[key], dtype="int64"), device=device)
         for key in ("input_ids", "attention_mask", "token_type_ids")

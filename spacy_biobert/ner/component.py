@@ -31,6 +31,7 @@ from thinc.types import Floats2d
 
 from ..errors import Errors
 from ..extensions import ENT_CONFIDENCE_ATTR, install_extensions
+from ..losses import softmax_cross_entropy
 from . import scorer as _scorer  # noqa: F401  (registers the scorer functions)
 from .tags import iob_to_spans
 
@@ -187,22 +188,15 @@ class BioBertNER(TrainablePipe):
         gold tag is known (misaligned or missing tokens get no gradient)."""
         validate_examples(examples, "BioBertNER.get_loss")
         tag_index = {tag: i for i, tag in enumerate(self.tags)}
+        golds = [self._gold_tag_ids(eg, tag_index) for eg in examples]
+        n = max(sum(int((gold >= 0).sum()) for gold in golds), 1)
         d_scores = []
         loss = 0.0
-        n = 0
-        for eg, probs in zip(examples, scores):
-            gold = self._gold_tag_ids(eg, tag_index)
-            probs = self.model.ops.to_numpy(probs)
-            d = probs.copy()
-            known = gold >= 0
-            rows = numpy.nonzero(known)[0]
-            d[rows, gold[known]] -= 1.0
-            d[~known] = 0.0
-            loss += float(-numpy.log(numpy.clip(probs[rows, gold[known]], 1e-12, None)).sum())
-            n += len(rows)
-            d_scores.append(d)
-        n = max(n, 1)
-        return loss / n, [self.model.ops.asarray2f(d / n) for d in d_scores]
+        for gold, probs in zip(golds, scores):
+            doc_loss, d = softmax_cross_entropy(self.model.ops.to_numpy(probs), gold, normalizer=n)
+            loss += doc_loss
+            d_scores.append(self.model.ops.asarray2f(d))
+        return loss, d_scores
 
     def initialize(
         self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None,

@@ -72,18 +72,19 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 import numpy
 from spacy.language import Language
-from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Model, Optimizer, set_dropout_rate
+from thinc.api import Model
 from thinc.types import Floats3d
 
 # imported for their registrations, which the default config refers to
 from .. import architectures  # noqa: F401  (registers the architectures)
 from ..base_model import own_encoder_model_config
+from ..encoder_pipe import EncoderPipe
 from ..errors import Errors
 from ..extensions import ANSWERS_ATTR, QUESTIONS_ATTR, install_extensions
+from ..losses import softmax_cross_entropy
 from . import scorer as _scorer  # noqa: F401  (registers the scorer functions)
 from .decoding import _nbest_answers, _product_answers
 from .windows import Window, _find_context, _gold_positions
@@ -154,12 +155,14 @@ def make_biobert_qa(
 QAScores = List[List[List[Tuple[Window, numpy.ndarray]]]]
 
 
-class QuestionAnswerer(TrainablePipe):
+class QuestionAnswerer(EncoderPipe):
     """Extractive question answering over a doc's text with start/end logits
     per wordpiece, as BioBERT does for BioASQ factoid questions (Lee et al.
     2020, after BERT's SQuAD recipe). See the module docstring for the
     question and answer attributes.
     """
+
+    chunk_size_key = "window_batch_size"
 
     def __init__(
         self,
@@ -235,62 +238,44 @@ class QuestionAnswerer(TrainablePipe):
                 records.append({"question": question, "answers": self._decode(doc.text, windows)})
             doc._.set(self.cfg["answers_attr"], records)
 
-    def update(
+    def get_loss(
         self,
         examples: Iterable[Example],
+        scores: Any,
         *,
-        drop: float = 0.0,
-        sgd: Optional[Optimizer] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
-        """Learn from a batch of Examples: cross-entropy of the gold start and
-        end wordpieces of every window (windows without the whole gold answer
-        point at [CLS]), averaged over start/end and over windows. The windows
-        go through the encoder in chunks of window_batch_size; gradients
-        accumulate over the chunks and the optimizer steps once.
-        """
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "QuestionAnswerer.update")
-        windows, golds = self._examples_to_truth(examples)
-        if not windows:
-            return losses
-        set_dropout_rate(self.model, drop)
-        size = self.cfg["window_batch_size"]
-        loss = 0.0
-        for start in range(0, len(windows), size):
-            chunk = windows[start:start + size]
-            logits, backprop = self.model.begin_update(self._batch(chunk))
-            chunk_loss, d_logits = self._loss_and_grad(
-                self.model.ops.to_numpy(logits), chunk, golds[start:start + size], len(windows)
-            )
-            loss += chunk_loss
-            backprop(self.model.ops.asarray3f(d_logits))
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
+        gold: Optional[Tuple[List[Window], numpy.ndarray]] = None,
+        normalizer: Optional[int] = None,
+    ) -> Tuple[float, Any]:
+        """Cross-entropy of the gold start and end wordpieces of every window
+        (windows without the whole gold answer point at [CLS]), averaged over
+        start/end and over windows: losses.softmax_cross_entropy of the
+        logits, the softmax running over [CLS] and the window's passage part.
 
-    def get_loss(self, examples: Iterable[Example], scores: QAScores) -> Tuple[float, List[numpy.ndarray]]:
-        """Mean cross-entropy of the gold start/end positions, given predict's
-        output for the examples' predicted docs.
-
-        RETURNS (Tuple[float, List[numpy.ndarray]]): the loss and the gradient
-            of each window's (length, 2) logits, in window order.
+        examples (Iterable[Example]): the batch.
+        scores: predict's output for the examples' predicted docs; in update,
+            one chunk's (n_windows, length, 2) logits.
+        gold: in update, the chunk's windows and (n_windows, 2) gold positions.
+        normalizer (Optional[int]): in update, the batch's number of gold
+            positions (2 per window); default: those of `scores`.
+        RETURNS (Tuple[float, Any]): the loss and the gradient of the logits:
+            for predict's output a list with each window's (length, 2) array,
+            in window order; in update, one array shaped as the chunk's logits.
         """
+        if gold is not None:
+            windows, positions = gold
+            loss, grad = self._window_loss(self.model.ops.to_numpy(scores), windows, positions, normalizer)
+            return loss, self.model.ops.asarray3f(grad)
         examples = list(examples)
         validate_examples(examples, "QuestionAnswerer.get_loss")
-        windows: List[Window] = []
+        windows = []
         golds: List[Tuple[int, int]] = []
         logits: List[numpy.ndarray] = []
         for eg, doc_scores in zip(examples, scores):
             spans = self._gold_spans(eg)
-            for gold, q_scores in zip(spans, doc_scores):
+            for span, q_scores in zip(spans, doc_scores):
                 for window, window_logits in q_scores:
                     windows.append(window)
-                    golds.append(_gold_positions(window, gold))
+                    golds.append(_gold_positions(window, span))
                     logits.append(window_logits)
         if not windows:
             return 0.0, []
@@ -298,7 +283,7 @@ class QuestionAnswerer(TrainablePipe):
         padded = numpy.zeros((len(windows), length, 2), dtype="float32")
         for i, row in enumerate(logits):
             padded[i, :len(row)] = row
-        loss, grad = self._loss_and_grad(padded, windows, golds, len(windows))
+        loss, grad = self._window_loss(padded, windows, numpy.asarray(golds, dtype="int64"), normalizer)
         return loss, [grad[i, :len(w)] for i, w in enumerate(windows)]
 
     def initialize(
@@ -351,9 +336,6 @@ class QuestionAnswerer(TrainablePipe):
             raise ValueError(Errors.E2405.format(attr=attr, value=questions))
         return list(questions)
 
-    def _encoder(self) -> Model:
-        return self.model.get_ref("encoder") if self.model.has_ref("encoder") else self.model.layers[0]
-
     def _tokenizer(self) -> Any:
         from ..layers.pair_encoder import get_tokenizer
 
@@ -363,11 +345,12 @@ class QuestionAnswerer(TrainablePipe):
         return tokenizer
 
     def _window_limit(self) -> Tuple[int, int]:
+        from ..layers.hf import hf_transformer
         from ..layers.pair_encoder import max_wordpieces
 
         encoder = self._encoder()
-        hf = encoder.layers[0].shims[0]._hfmodel
-        model_max = int(getattr(hf.transformer.config, "max_position_embeddings", 512)) if hf.transformer is not None else 512
+        transformer = hf_transformer(encoder)
+        model_max = int(getattr(transformer.config, "max_position_embeddings", 512)) if transformer is not None else 512
         return max_wordpieces(encoder), model_max
 
     def _windows(self, text: str, questions: List[str]) -> List[List[Window]]:
@@ -447,24 +430,21 @@ class QuestionAnswerer(TrainablePipe):
             return []
         return answers[: self.cfg["top_k"]]
 
-    def _loss_and_grad(
-        self, logits: numpy.ndarray, windows: List[Window], golds: List[Tuple[int, int]], n: int
+    @staticmethod
+    def _window_loss(
+        logits: numpy.ndarray, windows: Sequence[Window], gold: numpy.ndarray, normalizer: Optional[int]
     ) -> Tuple[float, numpy.ndarray]:
-        grad = numpy.zeros_like(logits, dtype="float32")
-        loss = 0.0
-        for row, (window, (g_start, g_end)) in enumerate(zip(windows, golds)):
-            length = len(window)
-            mask = window.mask()
-            for col, gold in ((0, g_start), (1, g_end)):
-                x = numpy.where(mask, logits[row, :length, col], -numpy.inf)
-                x = x - x.max()
-                p = numpy.exp(x)
-                p /= p.sum()
-                loss += -float(numpy.log(max(p[gold], 1e-12))) / (2 * n)
-                d = p.copy()
-                d[gold] -= 1.0
-                grad[row, :length, col] = d / (2 * n)
-        return loss, grad
+        """The loss of (n_windows, length, 2) logits: one softmax cross-entropy
+        row per window and start/end (in that order), over the window's mask."""
+        n, length, _ = logits.shape
+        mask = numpy.zeros((n, length), dtype=bool)
+        for i, window in enumerate(windows):
+            mask[i, :len(window)] = window.mask()
+        rows = logits.transpose(0, 2, 1).reshape(2 * n, length)
+        loss, d = softmax_cross_entropy(
+            rows, gold.reshape(-1), normalizer=normalizer, mask=numpy.repeat(mask, 2, axis=0), from_logits=True,
+        )
+        return loss, d.reshape(n, 2, length).transpose(0, 2, 1).astype("float32")
 
     def _gold_spans(self, eg: Example) -> List[Optional[Tuple[int, int]]]:
         """The first gold answer (start_char, end_char) of each question of an
@@ -486,7 +466,7 @@ class QuestionAnswerer(TrainablePipe):
             spans.append((start, end))
         return spans
 
-    def _examples_to_truth(self, examples: List[Example]) -> Tuple[List[Window], List[Tuple[int, int]]]:
+    def _truth(self, examples: List[Example]) -> Tuple[List[Window], numpy.ndarray]:
         windows: List[Window] = []
         golds: List[Tuple[int, int]] = []
         for eg in examples:
@@ -498,8 +478,10 @@ class QuestionAnswerer(TrainablePipe):
                 for window in q_windows:
                     windows.append(window)
                     golds.append(_gold_positions(window, gold))
-        return windows, golds
+        return windows, numpy.asarray(golds, dtype="int64").reshape(-1, 2)
 
+    def _chunk_inputs(self, windows: Sequence[Window]) -> Dict[str, numpy.ndarray]:
+        return self._batch(list(windows))
 
 PROBABILITIES = ("nbest", "product")
 

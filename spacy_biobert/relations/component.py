@@ -46,24 +46,25 @@ pairs are dropped.
 
 import warnings
 from itertools import islice
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.errors import Errors as SpacyErrors
 from spacy.language import Language
-from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import SimpleFrozenDict
 from spacy.vocab import Vocab
-from thinc.api import Model, Optimizer, set_dropout_rate
+from thinc.api import Model
 from thinc.types import Floats2d
 
 # imported for their registrations, which the default config refers to
 from .. import architectures  # noqa: F401  (registers the architectures)
 from ..base_model import own_encoder_model_config
+from ..encoder_pipe import EncoderPipe
 from ..errors import Errors, Warnings
 from ..extensions import RELATIONS_ATTR, install_extensions
+from ..losses import softmax_cross_entropy
 from . import scorer as _scorer  # noqa: F401  (registers the scorer functions)
 from .candidates import CandidateGetterT, PairCandidate
 from .marking import (
@@ -153,11 +154,13 @@ class PairInstance:
         return (self.head.start_char, self.head.end_char, self.tail.start_char, self.tail.end_char)
 
 
-class RelationExtractor(TrainablePipe):
+class RelationExtractor(EncoderPipe):
     """Relation classification of entity pairs from the [CLS] vector, as in
     BioBERT (Lee et al. 2020). Classes: the no-relation label (index 0), then
     the relation labels in cfg["labels"].
     """
+
+    chunk_size_key = "pair_batch_size"
 
     def __init__(
         self,
@@ -260,65 +263,39 @@ class RelationExtractor(TrainablePipe):
                 })
             doc._.set(attr, records)
 
-    def update(
+    def get_loss(
         self,
         examples: Iterable[Example],
+        scores: Any,
         *,
-        drop: float = 0.0,
-        sgd: Optional[Optimizer] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
-        """Learn from a batch of Examples: cross-entropy of the gold class of
-        every candidate pair of the predicted docs. The pairs go through the
-        encoder in chunks of pair_batch_size; gradients accumulate over the
-        chunks and the optimizer steps once.
-        """
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "RelationExtractor.update")
-        instances, gold = self._examples_to_truth(examples)
-        known = gold >= 0
-        n = int(known.sum())
-        if n == 0:
-            return losses
-        set_dropout_rate(self.model, drop)
-        size = self.cfg["pair_batch_size"]
-        loss = 0.0
-        for start in range(0, len(instances), size):
-            chunk = instances[start:start + size]
-            chunk_gold = gold[start:start + size]
-            if not (chunk_gold >= 0).any():
-                continue
-            probs, backprop = self.model.begin_update([inst.text for inst in chunk])
-            chunk_loss, d_probs = self._loss_and_grad(probs, chunk_gold, n)
-            loss += chunk_loss
-            backprop(d_probs)
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
-
-    def get_loss(
-        self, examples: Iterable[Example], scores: List[Tuple[List[PairInstance], Floats2d]]
+        gold: Optional[Tuple[List[PairInstance], numpy.ndarray]] = None,
+        normalizer: Optional[int] = None,
     ) -> Tuple[float, Floats2d]:
-        """Mean cross-entropy of the gold classes, given predict's output for
-        the examples' predicted docs.
+        """Mean cross-entropy of the gold classes (losses.softmax_cross_entropy
+        of the class probabilities; pairs whose gold label is unknown get no
+        gradient).
 
+        examples (Iterable[Example]): the batch.
+        scores: predict's output for the examples' predicted docs; in update,
+            one chunk's (n_pairs, n_classes) probabilities.
+        gold: in update, the chunk's instances and gold class indices.
+        normalizer (Optional[int]): in update, the batch's number of gold
+            targets; default: those of `scores`.
         RETURNS (Tuple[float, Floats2d]): the loss and the gradient of the
             logits of all instances (concatenated in doc order).
         """
-        examples = list(examples)
-        validate_examples(examples, "RelationExtractor.get_loss")
-        golds = []
-        for eg, (instances, _) in zip(examples, scores):
-            golds.append(self._gold_ids(eg, instances))
-        gold = numpy.concatenate(golds) if golds else numpy.zeros(0, dtype="int64")
-        probs = self.model.ops.xp.vstack([s for _, s in scores]) if scores else None
-        if probs is None or len(gold) == 0:
-            return 0.0, self.model.ops.alloc2f(0, len(self.classes))
-        return self._loss_and_grad(probs, gold, max(int((gold >= 0).sum()), 1))
+        if gold is None:
+            examples = list(examples)
+            validate_examples(examples, "RelationExtractor.get_loss")
+            golds = [self._gold_ids(eg, instances) for eg, (instances, _) in zip(examples, scores)]
+            gold_ids = numpy.concatenate(golds) if golds else numpy.zeros(0, dtype="int64")
+            if not scores or len(gold_ids) == 0:
+                return 0.0, self.model.ops.alloc2f(0, len(self.classes))
+            probs = self.model.ops.xp.vstack([s for _, s in scores])
+        else:
+            probs, gold_ids = scores, gold[1]
+        loss, d_probs = softmax_cross_entropy(self.model.ops.to_numpy(probs), gold_ids, normalizer=normalizer)
+        return loss, self.model.ops.asarray2f(d_probs)
 
     def initialize(
         self,
@@ -360,15 +337,6 @@ class RelationExtractor(TrainablePipe):
         if probs.shape[1] != n_classes:
             raise ValueError(Errors.E2319.format(name=self.name, n=n_classes, width=probs.shape[1]))
         return probs
-
-    def _loss_and_grad(self, probs: Floats2d, gold: numpy.ndarray, n: int) -> Tuple[float, Floats2d]:
-        p = self.model.ops.to_numpy(probs)
-        d = p.copy()
-        rows = numpy.nonzero(gold >= 0)[0]
-        d[rows, gold[rows]] -= 1.0
-        d[gold < 0] = 0.0
-        loss = float(-numpy.log(numpy.clip(p[rows, gold[rows]], 1e-12, None)).sum()) / n
-        return loss, self.model.ops.asarray2f(d / n)
 
     def _tag(self, label: str) -> str:
         return self.cfg["tags"].get(label, f"@{label}$")
@@ -417,7 +385,7 @@ class RelationExtractor(TrainablePipe):
         drop (with W011) those whose mentions alone do not fit."""
         if not self.model.has_ref("encoder"):
             return instances
-        encoder = self.model.get_ref("encoder")
+        encoder = self._encoder()
         if not encoder.attrs.get("has_transformer"):
             return instances
         from ..layers.pair_encoder import count_wordpieces, max_wordpieces
@@ -516,7 +484,7 @@ class RelationExtractor(TrainablePipe):
                 ids[i] = min(valid) if valid else -1
         return ids
 
-    def _examples_to_truth(self, examples: List[Example]) -> Tuple[List[PairInstance], numpy.ndarray]:
+    def _truth(self, examples: List[Example]) -> Tuple[List[PairInstance], numpy.ndarray]:
         instances: List[PairInstance] = []
         golds = []
         for eg in examples:
@@ -525,6 +493,9 @@ class RelationExtractor(TrainablePipe):
             golds.append(self._gold_ids(eg, insts))
         gold = numpy.concatenate(golds) if golds else numpy.zeros(0, dtype="int64")
         return instances, gold
+
+    def _chunk_inputs(self, instances: Sequence[PairInstance]) -> List[str]:
+        return [inst.text for inst in instances]
 
 
 def _distance(c: PairCandidate) -> int:
