@@ -200,6 +200,18 @@ class Errors(metaclass=ErrorsWithCodes):
             "--address http://HEAD:8265 -- spacy-biobert annotate-ray ... "
             "--address auto.")
     E2623 = ("Invalid QA evaluation settings: {what}.")
+    # 2650-2659: apps.derive (JNLPBA / S800 derived from their public sources)
+    E2650 = ("Sentence {n} of the whole-corpus file ('{text}...') starts no remaining "
+            "standoff text: the sources do not match (check their commits).")
+    E2651 = ("{n} standoff texts matched no sentences of the whole-corpus file "
+            "(e.g. {ids}): the sources do not match (check their commits).")
+    E2652 = ("Document {id} is {what}: the split lists do not match the corpus.")
+    E2653 = ("No derivation for data set '{name}': derived data sets are {names}.")
+    E2654 = ("The sources of {name} are not in {path} and --offline: run without "
+            "--offline to download them, or use the offline mirror.")
+    E2655 = ("{path}: md5 {got}, expected {expected}: not the public source {url}.")
+    E2656 = ("Derived {name} {file} has md5 {got}, expected {expected}: the sources in "
+            "{sources} are not the pinned public files.")
     # 2700-2799: cli and benchmarks
     E2701 = ("Nothing to visualize: {what}.")
     E2702 = ("{path} is not a pipeline with a transformer: the throughput "

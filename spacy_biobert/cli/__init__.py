@@ -6,6 +6,7 @@ from .annotate import annotate_command, annotate_ray_command
 from .assets import assets_command
 from .compare import compare_command
 from .convert import convert_command
+from .derive import derive_command
 from .evaluate import evaluate_command
 from .evaluate_qa import evaluate_qa_command, qa_stats_command
 from .evaluate_re import evaluate_re_command, re_cv_command
@@ -21,6 +22,7 @@ app = typer.Typer(
 app.command("assets")(assets_command)
 app.command("compare")(compare_command)
 app.command("convert")(convert_command)
+app.command("derive")(derive_command)
 app.command("evaluate")(evaluate_command)
 app.command("evaluate-re")(evaluate_re_command)
 app.command("re-cv")(re_cv_command)

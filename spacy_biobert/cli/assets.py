@@ -27,6 +27,18 @@ def _mirror_source(dest: str, mirror: Path) -> Path:
     return mirror / rel
 
 
+def _derive(name: str, out_dir: Path, project_dir: Path, offline: bool) -> str:
+    """JNLPBA / S800: derived from their public sources (apps/derive.py)."""
+    from ..apps.derive import derive_dataset
+
+    sources = project_dir / "assets" / "sources" / name
+    try:
+        derive_dataset(name, out_dir, sources, offline=offline)
+    except (ValueError, OSError) as e:
+        msg.fail(str(e), exits=1)
+    return f"derived from the public sources of {name} (kept in {sources})"
+
+
 def fetch_assets(
     project_dir: Path, mirror: Optional[Path], only: List[str], *, offline: bool = False
 ) -> List[Path]:
@@ -51,6 +63,8 @@ def fetch_assets(
         if source is not None and source.exists():
             shutil.copyfile(source, target)
             how = f"copied from mirror {source}"
+        elif asset.get("derive"):
+            how = _derive(asset["derive"], target.parent, project_dir, offline)
         elif offline:
             msg.fail(f"Not in the mirror and --offline: {dest}", exits=1)
         else:
