@@ -141,12 +141,10 @@ def align_documents(sentences: Sequence[Sequence[str]], texts: Mapping[str, str]
     docs: List[Tuple[str, List[Sequence[str]]]] = []
     pos = 0
     while pos < len(chunks):
-        for pmid, doc in remaining.items():
-            n = _match(chunks, pos, doc) if doc else 0
-            if n:
-                break
-        else:
+        found = next(((p, n) for p, doc in remaining.items() if doc and (n := _match(chunks, pos, doc))), None)
+        if found is None:
             raise ValueError(Errors.E2650.format(n=pos + 1, text=" ".join(sentences[pos])[:60]))
+        pmid, n = found
         docs.append((pmid, list(sentences[pos : pos + n])))
         del remaining[pmid]
         pos += n
