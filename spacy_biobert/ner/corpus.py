@@ -4,8 +4,8 @@
 =============  =====================================================  ==========
 format         input                                                  auto from
 =============  =====================================================  ==========
-``iob``        ``token<TAB>tag`` (the BioBERT files; as IOBCorpus.v1)  .tsv/.iob/.conll/.txt/.bio with 2 tab columns
-``conll``      CoNLL columns, tab or space, token first, tag last     the same suffixes, other columns
+``iob``        ``token<TAB>tag`` (the BioBERT files; as IOBCorpus.v1)  .tsv; .iob/.conll/.txt/.bio with 2 tab columns
+``conll``      CoNLL columns, tab or space, token first, tag last     .iob/.conll/.txt/.bio, other columns
 ``pubtator``   PubTator title/abstract + offset mentions               .pubtator, or a ``PMID|t|`` first line
 ``bioc-xml``   BioC XML                                               .xml
 ``bioc-json``  BioC JSON                                              .json
@@ -79,6 +79,8 @@ def detect_format(path: Union[str, Path], fmt: str = "auto") -> str:
         return "bioc-xml"
     if start in ("{", "["):
         return "bioc-json"
+    if suffix == ".tsv":  # the BioBERT files: strictly token<TAB>tag
+        return "iob"
     if suffix in TOKEN_SUFFIXES or suffix == "":
         return "iob" if is_two_column_tsv(path) else "conll"
     raise ValueError(Errors.E2210.format(path=path, why=f"unknown suffix {suffix!r}", formats=formats))
