@@ -16,6 +16,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from xml.parsers import expat
 
 from ..errors import Errors
 from .offsets import OffsetDocument
@@ -55,16 +56,21 @@ def _document(
     return OffsetDocument(doc_id, _text(path, fmt, doc_id, passages), mentions)
 
 
-def _safe_parser() -> ET.XMLParser:
-    parser = ET.XMLParser()
+def _parse_xml(data: bytes) -> ET.Element:
+    """The root element, after a first pass with expat that refuses any entity
+    declaration or external entity reference (no expansion attacks, no file or
+    network access)."""
 
-    def refuse(*args: Any) -> None:
-        raise ValueError("entity declarations are not allowed")
+    def refuse(*args: Any) -> int:
+        raise ValueError("entity declarations and external entities are not allowed")
 
-    parser.parser.EntityDeclHandler = refuse  # type: ignore[attr-defined]
-    parser.parser.UnparsedEntityDeclHandler = refuse  # type: ignore[attr-defined]
-    parser.parser.ExternalEntityRefHandler = refuse  # type: ignore[attr-defined]
-    return parser
+    check = expat.ParserCreate()
+    check.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    check.EntityDeclHandler = refuse
+    check.UnparsedEntityDeclHandler = refuse
+    check.ExternalEntityRefHandler = refuse
+    check.Parse(data, True)
+    return ET.fromstring(data)
 
 
 def _int(path: Path, fmt: str, value: Any, what: str) -> int:
@@ -87,8 +93,8 @@ def read_bioc_xml(path: Union[str, Path], counts: Optional[Dict[str, int]] = Non
     if not path.exists():
         raise FileNotFoundError(Errors.E2001.format(path=path))
     try:
-        root = ET.parse(str(path), parser=_safe_parser()).getroot()
-    except (ET.ParseError, ValueError) as err:
+        root = _parse_xml(path.read_bytes())
+    except (ET.ParseError, expat.ExpatError, ValueError) as err:
         raise ValueError(Errors.E2211.format(path=path, fmt=fmt, err=err)) from None
     if root.tag != "collection":
         raise ValueError(Errors.E2211.format(path=path, fmt=fmt, err=f"the root element is <{root.tag}>, not <collection>"))
