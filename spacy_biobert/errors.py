@@ -102,8 +102,6 @@ class Errors(metaclass=ErrorsWithCodes):
     E2210 = ("Cannot tell the NER data format of {path}: {why}. Give the format "
             "explicitly, one of {formats}.")
     E2211 = ("{path}: not valid {fmt}: {err}.")
-    E2212 = ("{path}: {fmt} documents are read as whole documents (one Doc each): "
-            "{what}.")
     # 2300-2399: relations
     E2301 = ("{path}:{line}: malformed line {content!r}: expected {expected}.")
     E2302 = ("{path}:{line}: invalid label {label!r}: expected one of {labels}.")
