@@ -39,6 +39,10 @@ class Warnings(metaclass=ErrorsWithCodes):
     W2002 = ("Token {i} of a document ('{text}...') is {n} characters long, more than "
             "a window of {max_chars} characters: its window may be cut at the "
             "model's maximum length, but the token still gets a prediction.")
+    # 2200-2299: ner
+    W2201 = ("Document {doc_id!r}: the mention at characters {start}-{end} cannot be "
+            "placed on its text ({n} characters: offsets outside it, or only "
+            "whitespace); it is reported and counted, not trained on.")
     # 2300-2399: relations
     W2301 = ("A sentence of a document ('{text}...', characters {start}-{end}) has "
             "{n} candidate pairs, more than max_pairs_per_sentence={cap}: only the "
@@ -93,6 +97,11 @@ class Errors(metaclass=ErrorsWithCodes):
             "model gave {width}. Its output layer does not match its labels.")
     E2207 = ("{path}: no sentences found. Is this an IOB file (token<TAB>tag per "
             "line, blank line between sentences)?")
+    E2208 = ("{path}:{line}: malformed {fmt} line {content!r}: expected {expected}.")
+    E2209 = ("Unknown NER data format {fmt!r}: use one of {formats}.")
+    E2210 = ("Cannot tell the NER data format of {path}: {why}. Give the format "
+            "explicitly, one of {formats}.")
+    E2211 = ("{path}: not valid {fmt}: {err}.")
     # 2300-2399: relations
     E2301 = ("{path}:{line}: malformed line {content!r}: expected {expected}.")
     E2302 = ("{path}:{line}: invalid label {label!r}: expected one of {labels}.")

@@ -12,7 +12,8 @@ import spacy
 from spacy.util import registry
 from thinc.api import Config
 
-import spacy_biobert.qa.squad  # noqa: F401 (registrations without a reinstall; test_registry checks entry points)
+import spacy_biobert.ner.corpus  # noqa: F401 (registrations without a reinstall; test_registry checks entry points)
+import spacy_biobert.qa.squad  # noqa: F401
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").rglob("*.cfg"))
 
@@ -31,6 +32,10 @@ CORPORA = {
         "train.tsv", "familial\tB-Disease\npolyposis\tI-Disease\n\nthe\tO\n",
         ["transformer", "ner"], "BioBertNER", 2,
     ),
+    "spacy-biobert.NERCorpus.v1": (
+        "train.tsv", "familial\tB-Disease\npolyposis\tI-Disease\n\nthe\tO\n",
+        ["transformer", "ner"], "BioBertNER", 2,
+    ),
     "spacy-biobert.SquadCorpus.v1": ("train.json", json.dumps(SQUAD), ["qa"], "QuestionAnswerer", 3),
     "spacy-biobert.BinaryRERelationCorpus.v1": (
         "train.tsv", "@GENE$ causes @DISEASE$ .\t1\n", ["relation_extractor"], "RelationExtractor", 1,
@@ -43,7 +48,7 @@ CORPORA = {
 # examples each test corpus gives: sentences (IOB, ChemProt NER), passages
 # (SQuAD), lines (GAD), abstracts (ChemProt relations)
 N_EXAMPLES = {
-    "spacy-biobert.IOBCorpus.v1": 2, "spacy-biobert.SquadCorpus.v1": 1,
+    "spacy-biobert.IOBCorpus.v1": 2, "spacy-biobert.NERCorpus.v1": 2, "spacy-biobert.SquadCorpus.v1": 1,
     "spacy-biobert.BinaryRERelationCorpus.v1": 1, "spacy-biobert.ChemProtRelationCorpus.v1": 1,
     "spacy-biobert.ChemProtNERCorpus.v1": 2,
 }

@@ -208,7 +208,8 @@ def _config(path: str) -> Config:
 
 
 def _is_iob_ner_config(cfg: Config) -> bool:
-    return any(str(c.get("@readers", "")) == "spacy-biobert.IOBCorpus.v1" for c in cfg.get("corpora", {}).values())
+    readers = ("spacy-biobert.IOBCorpus.v1", "spacy-biobert.NERCorpus.v1")
+    return any(str(c.get("@readers", "")) in readers for c in cfg.get("corpora", {}).values())
 
 
 def _overrides(argv: List[str]) -> Dict[str, str]:

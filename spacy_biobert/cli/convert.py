@@ -1,29 +1,31 @@
-"""IOB TSV -> .spacy (DocBin), for spaCy's own tools (`spacy evaluate`, `debug data`)."""
+"""Any NER corpus format -> .spacy (DocBin), for spaCy's own tools (`spacy
+train` with spacy.Corpus.v1, `spacy evaluate`, `debug data`)."""
 
 from pathlib import Path
 
-import spacy
 import typer
-from spacy.tokens import DocBin
 from wasabi import msg
 
-from ..ner.readers import read_iob_docs
+from ..apps.convert import convert_corpus
+
+FORMAT_HELP = (
+    "auto (from the suffix and content), iob, conll, pubtator, bioc-xml, bioc-json, "
+    "brat (a folder of .txt + .ann) or spacy"
+)
 
 
 def convert_command(
-    input_path: Path = typer.Argument(..., help="IOB TSV file", exists=True, dir_okay=False),
+    input_path: Path = typer.Argument(..., help="Corpus file (or BRAT folder)", exists=True),
     output_path: Path = typer.Argument(..., help="Output .spacy file"),
-    group_documents: bool = typer.Option(False, "--group-documents", help="One Doc per -DOCSTART- document"),
+    format: str = typer.Option("auto", "--format", "-f", help=FORMAT_HELP),
+    group_documents: bool = typer.Option(False, "--group-documents", help="Token formats: one Doc per -DOCSTART- document"),
     untyped: bool = typer.Option(False, "--untyped", help="The paper's untyped B/I/O tags"),
-    lang: str = typer.Option("en", "--lang"),
+    lang: str = typer.Option("en", "--lang", help="Language whose tokenizer splits the raw text of offset formats"),
 ) -> None:
-    """Convert an IOB TSV file of the BioBERT NER format into a DocBin."""
-    nlp = spacy.blank(lang)
-    db = DocBin(store_user_data=True)
-    n_ents = 0
-    for doc in read_iob_docs(input_path, nlp.vocab, group_documents=group_documents, untyped=untyped):
-        db.add(doc)
-        n_ents += len(doc.ents)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    db.to_disk(output_path)
-    msg.good(f"Wrote {len(db)} docs with {n_ents} entities to {output_path}")
+    """Convert an NER corpus (IOB/CoNLL, PubTator, BioC XML/JSON, BRAT) into a DocBin."""
+    n_docs, n_ents, summary = convert_corpus(
+        input_path, output_path, fmt=format, group_documents=group_documents,
+        untyped=untyped, lang=lang,
+    )
+    msg.info(f"Read {summary}")
+    msg.good(f"Wrote {n_docs} docs with {n_ents} entities to {output_path}")
