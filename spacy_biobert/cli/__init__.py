@@ -2,6 +2,7 @@
 
 import typer
 
+from ..about import __version__
 from .annotate import annotate_command, annotate_ray_command
 from .assets import assets_command
 from .compare import compare_command
@@ -18,6 +19,23 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"spacy-biobert {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Show the version and exit"
+    ),
+) -> None:
+    """BioBERT for spaCy: fetch data, convert, evaluate with the paper's metrics."""
+
+
 app.command("assets")(assets_command)
 app.command("compare")(compare_command)
 app.command("convert")(convert_command)

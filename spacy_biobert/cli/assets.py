@@ -10,6 +10,8 @@ from typing import List, Optional
 import typer
 from wasabi import msg
 
+from ..errors import Errors
+
 
 def md5sum(path: Path) -> str:
     h = hashlib.md5()
@@ -25,6 +27,16 @@ def _mirror_source(dest: str, mirror: Path) -> Path:
     if rel.parts and rel.parts[0] == "assets":
         rel = Path(*rel.parts[1:])
     return mirror / rel
+
+
+def ner_dataset_names(config: dict) -> List[str]:
+    """The NER data sets of project.yml: <name> of each assets/ner/<name>/ dest."""
+    names: List[str] = []
+    for asset in config.get("assets", []):
+        parts = Path(asset["dest"]).parts
+        if len(parts) >= 4 and parts[:2] == ("assets", "ner") and parts[2] not in names:
+            names.append(parts[2])
+    return names
 
 
 def fetch_assets(
@@ -59,8 +71,13 @@ def fetch_assets(
                 msg.fail(f"No URL and not in the mirror: {dest}", exits=1)
             tmp = target.with_suffix(target.suffix + ".part")
             msg.info(f"Downloading {url}")
-            with urllib.request.urlopen(url, timeout=60) as r, tmp.open("wb") as f:
-                shutil.copyfileobj(r, f)
+            try:
+                with urllib.request.urlopen(url, timeout=60) as r, tmp.open("wb") as f:
+                    shutil.copyfileobj(r, f)
+            except OSError as err:  # URLError, HTTPError, timeouts, refused connections
+                tmp.unlink(missing_ok=True)
+                reason = getattr(err, "reason", None) or err
+                msg.fail(Errors.E2706.format(url=url, err=reason, dest=dest), exits=1)
             tmp.replace(target)
             how = f"downloaded from {url}"
         if checksum and md5sum(target) != checksum:
@@ -74,6 +91,12 @@ def fetch_assets(
         msg.good(f"{dest}: {how}")
         done.append(target)
     if not done:
+        ner_names = ner_dataset_names(config)
+        unknown = [o for o in only if o.startswith("ner/") and o.strip("/").count("/") == 1
+                   and o.strip("/").split("/")[1] not in ner_names]
+        if unknown:
+            name = unknown[0].strip("/").split("/")[1]
+            msg.fail(Errors.E2707.format(name=name, only=only, names=", ".join(ner_names)), exits=1)
         msg.fail(f"No asset matched {only} in {project_dir / 'project.yml'}", exits=1)
     return done
 

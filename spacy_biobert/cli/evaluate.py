@@ -9,6 +9,7 @@ import typer
 
 from ..apps.evaluate import evaluate_ner, markdown_table
 from ..apps.results import write_results
+from .load import load_pipeline
 
 # Lee et al. 2020, Table 3 (test F1): general-domain BERT -> BioBERT v1.1.
 PAPER_NER_F1 = {
@@ -36,7 +37,7 @@ def evaluate_command(
     """Score an NER pipeline on an IOB file with seqeval (the paper's metric)."""
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
-    nlp = spacy.load(model)
+    nlp = load_pipeline(model)
     name = dataset or test_path.parent.name
     results: Dict[str, Any] = {
         "task": "ner",
