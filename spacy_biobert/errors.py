@@ -222,6 +222,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E2707 = ("Unknown NER data set {name!r}: no asset matched {only}. Valid names: "
             "{names}. For your own data, run the own-data workflow: `spacy project "
             "run own-data . --vars.own_train ... --vars.own_dev ... --vars.own_test ...`.")
+    E2708 = ("Data files missing: {what}.{hint}")
 # fmt: on
 
 
