@@ -219,7 +219,7 @@ class Errors(metaclass=ErrorsWithCodes):
             "of {dest}. Connect to the internet, or point --mirror (project "
             "variable data_mirror) at the offline data mirror, e.g. --mirror "
             "../shared/data.")
-    E2707 = ("Unknown NER data set {name!r}: no asset matched {only}. Valid names: "
+    E2707 = ("Unknown NER data set {name!r} (--only {only}). Valid names: "
             "{names}. For your own data, run the own-data workflow: `spacy project "
             "run own-data . --vars.own_train ... --vars.own_dev ... --vars.own_test ...`.")
     E2708 = ("Data files missing: {what}.{hint}")

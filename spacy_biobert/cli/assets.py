@@ -47,6 +47,11 @@ def fetch_assets(
     from weasel.util import load_project_config
 
     config = load_project_config(project_dir)
+    ner_names = ner_dataset_names(config)
+    for key in only:  # a data-set name that is not one of the project's: say which are
+        parts = key.strip("/").split("/")
+        if len(parts) == 2 and parts[0] == "ner" and parts[1] not in ner_names:
+            msg.fail(Errors.E2707.format(name=parts[1], only=key, names=", ".join(ner_names)), exits=1)
     done: List[Path] = []
     for asset in config.get("assets", []):
         dest = asset["dest"]
@@ -91,12 +96,6 @@ def fetch_assets(
         msg.good(f"{dest}: {how}")
         done.append(target)
     if not done:
-        ner_names = ner_dataset_names(config)
-        unknown = [o for o in only if o.startswith("ner/") and o.strip("/").count("/") == 1
-                   and o.strip("/").split("/")[1] not in ner_names]
-        if unknown:
-            name = unknown[0].strip("/").split("/")[1]
-            msg.fail(Errors.E2707.format(name=name, only=only, names=", ".join(ner_names)), exits=1)
         msg.fail(f"No asset matched {only} in {project_dir / 'project.yml'}", exits=1)
     return done
 
