@@ -55,6 +55,15 @@ def test_project_ci_workflow(project_dir):
     assert (project_dir / "metrics" / "ci_ner_ncbi_disease.md").read_text().startswith("### NER")
     wheels = list((project_dir / "packages").glob("*/dist/*.whl"))
     assert wheels, "spacy package --build wheel made no wheel"
+    # a package name per data set, and a meta that says what it is
+    (meta_path,) = project_dir.glob("packages/en_biobert_ner_ncbi_disease_ci-*/meta.json")
+    meta = json.loads(meta_path.read_text(encoding="utf8"))
+    assert meta["name"] == "biobert_ner_ncbi_disease_ci" and meta["author"] and meta["url"]
+    assert "NCBI-disease" in meta["description"] and "all-MiniLM-L6-v2" in meta["description"]
+    base, data = meta["sources"]
+    assert base["license"] == "Apache-2.0" and base["url"].endswith("sentence-transformers/all-MiniLM-L6-v2")
+    assert data["url"].endswith("/data/NCBI-disease-IOB") and data["license"].startswith("CC BY 4.0")
+    assert meta["license"].startswith("Apache-2.0 (base model); CC BY 4.0")
 
 
 @pytest.mark.slow
