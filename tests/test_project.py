@@ -55,6 +55,15 @@ def test_project_ci_workflow(project_dir):
     assert (project_dir / "metrics" / "ci_ner_ncbi_disease.md").read_text().startswith("### NER")
     wheels = list((project_dir / "packages").glob("*/dist/*.whl"))
     assert wheels, "spacy package --build wheel made no wheel"
+    # a package name per data set, and a meta that says what it is
+    (meta_path,) = project_dir.glob("packages/en_biobert_ner_ci-*/meta.json")
+    meta = json.loads(meta_path.read_text(encoding="utf8"))
+    assert meta["name"] == "biobert_ner_ci" and meta["author"] and meta["url"]
+    assert "NCBI-disease" in meta["description"] and "all-MiniLM-L6-v2" in meta["description"]
+    base, data = meta["sources"]
+    assert base["license"] == "Apache-2.0" and base["url"].endswith("sentence-transformers/all-MiniLM-L6-v2")
+    assert data["url"].endswith("/data/NCBI-disease-IOB") and data["license"].startswith("CC BY 4.0")
+    assert meta["license"].startswith("Apache-2.0 (base model); CC BY 4.0")
 
 
 @pytest.mark.slow
@@ -222,3 +231,74 @@ def test_project_experiment_ci_workflow(tmp_path_factory, shared_data):
         assert cell["n_seeds"] == 1 and cell["f1"]["values"] == [round(100 * run["f1"], 2)]
     md = (path / "metrics" / "ci" / "compare" / "compare_results.md").read_text(encoding="utf8")
     assert "| ncbi_disease |" in md and "biobert F1" in md
+
+
+# a tiny own data set: sentences in the tiny BERT's vocabulary, two entity types
+_OWN_SENTENCES = [
+    [("familial", "B-Disease"), ("adenomatous", "I-Disease"), ("polyposis", "I-Disease"), ("is", "O"),
+     ("a", "O"), ("hereditary", "O"), ("cancer", "B-Disease"), ("syndrome", "I-Disease"), (".", "O")],
+    [("women", "O"), ("with", "O"), ("breast", "B-Disease"), ("cancer", "I-Disease"), ("were", "O"),
+     ("observed", "O"), (".", "O")],
+    [("the", "O"), ("apc", "B-Gene"), ("gene", "O"), ("is", "O"), ("not", "O"), ("associated", "O"),
+     ("with", "O"), ("this", "O"), ("risk", "O"), (".", "O")],
+    [("patients", "O"), ("with", "O"), ("colorectal", "B-Disease"), ("cancer", "I-Disease"), ("and", "O"),
+     ("ovarian", "B-Disease"), ("cancer", "I-Disease")],
+]
+
+
+def _write_own_iob(path: Path, n: int) -> Path:
+    blocks = ["\n".join(f"{w}\t{t}" for w, t in _OWN_SENTENCES[i % len(_OWN_SENTENCES)]) for i in range(n)]
+    path.write_text("\n\n".join(blocks) + "\n", encoding="utf8")
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_project_own_data_workflow(tiny_bert, tmp_path):
+    """own-data on a user's IOB files (not one of the project's data sets):
+    check -> train (tiny BERT, a few steps) -> evaluate on the test file ->
+    package named after own_name, its meta crediting the data and base model."""
+    from weasel.cli.run import project_run
+
+    shutil.copy(ROOT / "project.yml", tmp_path / "project.yml")
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    data = tmp_path / "mydata"
+    data.mkdir()
+    train = _write_own_iob(data / "train.tsv", 32)
+    dev = _write_own_iob(data / "dev.tsv", 8)
+    test = _write_own_iob(data / "test.tsv", 8)
+    overrides = {
+        "vars.own_train": str(train), "vars.own_dev": str(dev), "vars.own_test": str(test),
+        "vars.own_name": "mygenes_ner", "vars.own_license": "CC-BY-4.0",
+        "vars.own_url": "https://example.org/mygenes", "vars.base_model": str(tiny_bert),
+        "vars.max_steps": 4, "vars.eval_frequency": 2,
+    }
+    project_run(tmp_path, "own-data", overrides=overrides, capture=True)
+    model = tmp_path / "training" / "own_mygenes_ner" / "model-best"
+    assert sorted(_read(model / "meta.json")["labels"]["ner"]) == ["Disease", "Gene"]  # typed
+    metrics = _read(tmp_path / "metrics" / "own_mygenes_ner.json")
+    assert metrics["dataset"] == "mygenes_ner" and metrics["n_sentences"] == 8
+    assert metrics["n_gold_entities"] == 2 * (2 + 1 + 1 + 2)  # 8 test sentences: the 4 above twice
+    assert (tmp_path / "metrics" / "own_mygenes_ner.md").exists()
+    (meta_path,) = tmp_path.glob("packages/en_mygenes_ner-0.1.0/meta.json")
+    meta = _read(meta_path)
+    assert meta["name"] == "mygenes_ner" and meta["version"] == "0.1.0"
+    assert "mygenes_ner" in meta["description"] and meta["author"] == "spacy-biobert"
+    assert "CC-BY-4.0" in meta["license"] and meta["url"]
+    assert meta["sources"][1] == {"name": "mygenes_ner", "url": "https://example.org/mygenes", "license": "CC-BY-4.0"}
+    assert meta["sources"][0]["name"].startswith("local model folder")
+    assert list(tmp_path.glob("packages/en_mygenes_ner-0.1.0/dist/*.whl"))
+
+
+def test_project_own_data_check_fails_in_one_line(tmp_path):
+    """own-check with no files set: exit 1 and one line naming the variables."""
+    shutil.copy(ROOT / "project.yml", tmp_path / "project.yml")
+    out = subprocess.run(
+        [sys.executable, "-m", "weasel", "run", "own-check", str(tmp_path),
+         "--vars.own_dev", str(tmp_path / "nope.tsv")],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    text = " ".join((out.stdout + out.stderr).split())
+    assert out.returncode != 0 and "Traceback" not in text
+    assert "[E2708]" in text and "not set: own_train, own_test" in text and "nope.tsv (not found)" in text
+    assert "--vars.own_train TRAIN" in text

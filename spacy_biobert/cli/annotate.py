@@ -9,6 +9,7 @@ import typer
 from wasabi import msg
 
 from ..apps.annotate import FORMATS, AnnotateStats, annotate
+from .load import load_pipeline
 
 
 def annotate_command(
@@ -34,7 +35,7 @@ def annotate_command(
 
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
-    nlp = spacy.load(model)
+    nlp = load_pipeline(model)
     stats = annotate(
         nlp, input_path, output, fmt=fmt, id_field=id_field, text_field=text_field,
         include_text=include_text, batch_size=batch_size, n_process=n_process,

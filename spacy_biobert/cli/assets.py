@@ -10,6 +10,8 @@ from typing import List, Optional
 import typer
 from wasabi import msg
 
+from ..errors import Errors
+
 
 def md5sum(path: Path) -> str:
     h = hashlib.md5()
@@ -39,6 +41,16 @@ def _derive(name: str, out_dir: Path, project_dir: Path, offline: bool) -> str:
     return f"derived from the public sources of {name} (kept in {sources})"
 
 
+def ner_dataset_names(config: dict) -> List[str]:
+    """The NER data sets of project.yml: <name> of each assets/ner/<name>/ dest."""
+    names: List[str] = []
+    for asset in config.get("assets", []):
+        parts = Path(asset["dest"]).parts
+        if len(parts) >= 4 and parts[:2] == ("assets", "ner") and parts[2] not in names:
+            names.append(parts[2])
+    return names
+
+
 def fetch_assets(
     project_dir: Path, mirror: Optional[Path], only: List[str], *, offline: bool = False
 ) -> List[Path]:
@@ -47,6 +59,11 @@ def fetch_assets(
     from weasel.util import load_project_config
 
     config = load_project_config(project_dir)
+    ner_names = ner_dataset_names(config)
+    for key in only:  # a data-set name that is not one of the project's: say which are
+        parts = key.strip("/").split("/")
+        if len(parts) == 2 and parts[0] == "ner" and parts[1] not in ner_names:
+            msg.fail(Errors.E2707.format(name=parts[1], only=key, names=", ".join(ner_names)), exits=1)
     done: List[Path] = []
     for asset in config.get("assets", []):
         dest = asset["dest"]
@@ -73,8 +90,13 @@ def fetch_assets(
                 msg.fail(f"No URL and not in the mirror: {dest}", exits=1)
             tmp = target.with_suffix(target.suffix + ".part")
             msg.info(f"Downloading {url}")
-            with urllib.request.urlopen(url, timeout=60) as r, tmp.open("wb") as f:
-                shutil.copyfileobj(r, f)
+            try:
+                with urllib.request.urlopen(url, timeout=60) as r, tmp.open("wb") as f:
+                    shutil.copyfileobj(r, f)
+            except OSError as err:  # URLError, HTTPError, timeouts, refused connections
+                tmp.unlink(missing_ok=True)
+                reason = getattr(err, "reason", None) or err
+                msg.fail(Errors.E2706.format(url=url, err=reason, dest=dest), exits=1)
             tmp.replace(target)
             how = f"downloaded from {url}"
         if checksum and md5sum(target) != checksum:

@@ -11,6 +11,7 @@ import typer
 from ..apps.evaluate import evaluate_ner, evaluate_ner_offsets, markdown_table
 from ..apps.results import write_results
 from ..ner.corpus import OFFSET_FORMATS, detect_format
+from .load import load_pipeline
 
 # Lee et al. 2020, Table 3 (test F1): general-domain BERT -> BioBERT v1.1.
 PAPER_NER_F1 = {
@@ -41,7 +42,7 @@ def evaluate_command(
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
     fmt = detect_format(test_path, format)
-    nlp = spacy.load(model)
+    nlp = load_pipeline(model)
     name = dataset or (test_path.name if test_path.is_dir() else test_path.parent.name)
     results: Dict[str, Any] = {
         "task": "ner",

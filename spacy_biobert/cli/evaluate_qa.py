@@ -20,6 +20,7 @@ from wasabi import msg
 
 from ..apps.evaluate_qa import evaluate_bioasq, markdown_table
 from ..apps.results import write_results
+from .load import load_pipeline
 
 
 def evaluate_qa_command(
@@ -39,7 +40,7 @@ def evaluate_qa_command(
     """Score a QA pipeline on the BioASQ factoid test batches (the paper's metric)."""
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
-    nlp = spacy.load(model)
+    nlp = load_pipeline(model)
     results: Dict[str, Any] = {
         "task": "qa",
         "dataset": "bioasq_factoid",

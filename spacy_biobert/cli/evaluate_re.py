@@ -17,6 +17,7 @@ from ..apps.re_eval import (
     run_cv,
 )
 from ..apps.results import write_results
+from .load import load_pipeline
 
 
 def _write(results: Dict[str, Any], output: Optional[Path], markdown: Optional[Path]) -> None:
@@ -41,7 +42,7 @@ def evaluate_re_command(
     """Score a relation extraction pipeline with the paper's metric."""
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
-    nlp = spacy.load(model)
+    nlp = load_pipeline(model)
     examples = read_examples(nlp, data_path, fmt, limit=limit)
     name = dataset or (data_path.parent.parent.name if fmt == "binary" else "chemprot")
     results: Dict[str, Any] = {

@@ -9,6 +9,7 @@ from wasabi import msg
 
 from ..errors import Errors, Warnings
 from ..extensions import QUESTIONS_ATTR
+from .load import load_pipeline
 
 
 def visualize_command(
@@ -22,14 +23,13 @@ def visualize_command(
 ) -> None:
     """Render the pipeline's predictions on a text (or the first documents of a
     file) as one HTML page: entities, relation arcs and QA answers."""
-    import spacy
 
     from ..apps.visualize import render_page
 
     texts = _read_texts(source, fmt, limit)
     if not texts:
         raise typer.BadParameter(Errors.E2701.format(what=f"no text in {source!r}"))
-    nlp = spacy.load(model)
+    nlp = load_pipeline(model)
     from ..qa.component import QuestionAnswerer
 
     if questions and not any(isinstance(p, QuestionAnswerer) for _, p in nlp.pipeline):

@@ -211,8 +211,12 @@ class BioBertNER(TrainablePipe):
                 self.add_label(label)
         else:
             found = set()
+            n_examples = 0
             for eg in get_examples():
+                n_examples += 1
                 found.update(ent.label_ for ent in eg.reference.ents)
+            if n_examples == 0:
+                raise ValueError(Errors.E2212.format(name=self.name))
             for label in sorted(found):
                 self.add_label(label)
         if not self.labels:
