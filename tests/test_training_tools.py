@@ -175,3 +175,28 @@ def test_v2_follows_v1_on_ncbi_disease(shared_data):
     v2 = registry.resolve({"lr": lr})["lr"]
     n = done["total_steps"] + 5
     assert list(islice(v2, n)) == list(islice(v1, n))
+
+
+def test_step0_score_never_beats_a_later_one():
+    """The configs' score weights with spacy-biobert.no_untrained_best.v1: a
+    step-0 evaluation that scores higher (a random model finding a few
+    entities) still loses to a later one that scores 0."""
+    from spacy.training.loop import create_evaluation_callback
+
+    class Pipeline:
+        ents_f = {0: 0.9, 17: 0.0}
+        step = 0
+
+        def evaluate(self, examples):
+            return {"ents_f": self.ents_f[self.step], "ents_p": 0.0, "ents_r": 0.0}
+
+    raw = Config().from_disk(ROOT / "configs" / "ner.cfg", interpolate=False)
+    before_update = registry.resolve({"cb": raw["training"]["before_update"]})["cb"]
+    nlp = Pipeline()
+    evaluate = create_evaluation_callback(nlp, lambda nlp: [], dict(raw["training"]["score_weights"]))
+    results = []
+    for step in (0, 17):
+        nlp.step = step
+        before_update(nlp, {"step": step, "epoch": 0})
+        results.append(evaluate()[0])
+    assert results[0] < results[1]
