@@ -167,6 +167,11 @@ class Errors(metaclass=ErrorsWithCodes):
             "0 <= warmup_ratio < 1; got max_epochs={max_epochs}, "
             "batch_size={batch_size}, warmup_ratio={warmup_ratio}. Set [training] "
             "max_epochs or max_steps: the schedule decays to zero at the end.")
+    E2511 = ("spacy-biobert.warmup_linear_epochs.v2 needs total_steps >= 0 and "
+            "0 <= warmup_ratio < 1; got total_steps={total_steps}, "
+            "warmup_ratio={warmup_ratio}.")
+    E2512 = ("spacy-biobert.fit_training_to_data.v1 needs evaluations >= 0, got "
+            "{evaluations}.")
     # 2600-2699: apps (annotate, visualize, pretrain, experiments, evaluation)
     E2601 = ("max_length={max_length} leaves no room for wordpieces between [CLS] "
             "and [SEP]: use at least 3 (BERT: up to 512).")

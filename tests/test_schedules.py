@@ -42,3 +42,17 @@ def test_schedules_max_steps(tmp_path):
     assert rates[4] > 0.0 and rates[5] == 0.0
     with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2502\]"):
         make(1.0, None, 0, 16, max_steps=0)
+
+
+def test_schedules_v2_literal_settings(tmp_path):
+    import spacy_biobert.training.schedules  # noqa: F401 (v2 without a reinstall)
+
+    v1 = registry.schedules.get("spacy-biobert.warmup_linear_epochs.v1")
+    v2 = registry.schedules.get("spacy-biobert.warmup_linear_epochs.v2")
+    # the same 12 steps (50 sentences, batches of 16, 3 epochs) as v1 works out
+    assert list(islice(v2(1.0, 0.1, 12), 14)) == list(islice(v1(1.0, _iob(tmp_path, 50), 3, 16), 14))
+    # not fitted (a pipeline set up in code): a constant rate
+    assert list(islice(v2(0.5), 3)) == [0.5, 0.5, 0.5]
+    for bad in ({"total_steps": -1}, {"warmup_ratio": 1.0}):
+        with pytest.raises(ValueError, match=r"\(spacy-biobert\) \[E2511\]"):
+            v2(1.0, **bad)

@@ -6,7 +6,19 @@ thinc's ``warmup_linear.v1`` the total number of steps is a number in the
 config, so it goes wrong as soon as the data set or the number of epochs
 changes (BC2GM has 2.3x the sentences of NCBI-disease: its rate would hit zero
 after 40% of the training). ``spacy-biobert.warmup_linear_epochs.v1`` counts
-the training file's sentences (or documents) and works the steps out itself.
+the training file's sentences (or documents) and works the steps out itself,
+through ``${paths.train}``, ``${training.*}`` and ``${corpora.train.*}`` in its
+config block; that breaks spaCy's tools that resolve the optimizer alone
+(``nlp.create_optimizer()``, ``nlp.resume_training()``) and reads every
+training file as IOB. It stays registered, unchanged, for the pipelines that
+name it.
+
+``spacy-biobert.warmup_linear_epochs.v2`` takes literals only: the length
+(``total_steps``) is written into the config at initialization by the
+``[initialize.after_init]`` callback ``spacy-biobert.fit_training_to_data.v1``
+(training/callbacks.py), which counts the batches of one epoch of whatever
+``[corpora.train]`` reads with the configured batcher; the trained pipeline's
+config then carries the number.
 """
 
 import math
@@ -86,3 +98,41 @@ def create_warmup_linear_epochs(
     if max_steps > 0:
         total = min(total, max_steps)
     return warmup_linear(initial_rate, int(warmup_ratio * total), total)
+
+
+def warmup_linear_total(
+    epoch_batches: Optional[int], max_epochs: int, max_steps: int
+) -> Optional[int]:
+    """The steps a warm-up + linear decay spans, as v1 works them out:
+    `max_epochs` epochs of `epoch_batches` batches, or `max_steps` if that
+    comes first (with max_epochs < 1, `max_steps` alone); None when the run's
+    length is unknown (no step limit and no epochs, or no training data).
+    """
+    if max_epochs < 1:
+        return max_steps if max_steps > 0 else None
+    if not epoch_batches:
+        return None
+    total = max_epochs * epoch_batches
+    return min(total, max_steps) if max_steps > 0 else total
+
+
+@registry.schedules("spacy-biobert.warmup_linear_epochs.v2")
+def create_warmup_linear_epochs_v2(
+    initial_rate: float, warmup_ratio: float = 0.1, total_steps: int = 0
+) -> Iterable[float]:
+    """Linear warm-up over `warmup_ratio` of `total_steps`, then linear decay
+    to zero at `total_steps`: v1's schedule from literal settings.
+
+    initial_rate (float): the peak learning rate.
+    warmup_ratio (float): share of the steps spent warming up.
+    total_steps (int): the run's length in steps. The [initialize.after_init]
+        callback spacy-biobert.fit_training_to_data.v1 sets it from the
+        training data ([training] max_epochs x batches an epoch, capped by
+        max_steps). 0 = not known (a pipeline set up in code): a constant
+        rate of initial_rate.
+    """
+    if total_steps < 0 or not 0 <= warmup_ratio < 1:
+        raise ValueError(Errors.E2511.format(total_steps=total_steps, warmup_ratio=warmup_ratio))
+    if total_steps == 0:
+        return constant(initial_rate)
+    return warmup_linear(initial_rate, int(warmup_ratio * total_steps), total_steps)
