@@ -93,6 +93,12 @@ class Errors(metaclass=ErrorsWithCodes):
             "model gave {width}. Its output layer does not match its labels.")
     E2207 = ("{path}: no sentences found. Is this an IOB file (token<TAB>tag per "
             "line, blank line between sentences)?")
+    E2230 = ("Unknown existing_ents {value!r} for '{name}': use 'replace' (remove "
+            "the entities already there), 'keep' (keep them, add predictions only "
+            "where they overlap none) or 'overwrite' (predictions win, keep the "
+            "others where they overlap no prediction).")
+    E2231 = ("Invalid spans_key {value!r} for '{name}': use a non-empty string "
+            "(predictions go to doc.spans[spans_key]) or null (they go to doc.ents).")
     # 2300-2399: relations
     E2301 = ("{path}:{line}: malformed line {content!r}: expected {expected}.")
     E2302 = ("{path}:{line}: invalid label {label!r}: expected one of {labels}.")
