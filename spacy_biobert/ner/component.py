@@ -85,7 +85,7 @@ WIRING_SETTINGS = ("spans_key", "existing_ents")
 
 @Language.factory(
     "biobert_ner",
-    assigns=["doc.ents", "token.ent_iob", "token.ent_type", f"span._.{ENT_CONFIDENCE_ATTR}"],
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans", f"span._.{ENT_CONFIDENCE_ATTR}"],
     default_config={
         "model": DEFAULT_NER_MODEL,
         "decoding": "viterbi",
