@@ -105,6 +105,12 @@ class Errors(metaclass=ErrorsWithCodes):
     E2212 = ("The '{name}' component got no training data: the training corpus is "
             "empty. Set paths.train to your training file, e.g. `spacy train "
             "configs/ner.cfg --paths.train train.tsv --paths.dev dev.tsv`.")
+    E2230 = ("Unknown existing_ents {value!r} for '{name}': use 'replace' (remove "
+            "the entities already there), 'keep' (keep them, add predictions only "
+            "where they overlap none) or 'overwrite' (predictions win, keep the "
+            "others where they overlap no prediction).")
+    E2231 = ("Invalid spans_key {value!r} for '{name}': use a non-empty string "
+            "(predictions go to doc.spans[spans_key]) or null (they go to doc.ents).")
     # 2300-2399: relations
     E2301 = ("{path}:{line}: malformed line {content!r}: expected {expected}.")
     E2302 = ("{path}:{line}: invalid label {label!r}: expected one of {labels}.")

@@ -3,8 +3,26 @@
 Predicts: a softmax over BIO2 tags for every token, from the encoder's last
 layer (through a spacy-transformers listener), decoded into valid entities.
 Requires: token vectors from an upstream ``transformer`` component.
-Assigns: ``doc.ents`` (replacing any earlier entities) and
-``Span._.confidence`` on every entity.
+Assigns: ``doc.ents`` (by default replacing any earlier entities), or the span
+group ``doc.spans[spans_key]`` when ``spans_key`` is set, and
+``Span._.confidence`` on every predicted entity.
+
+Stacking. ``existing_ents`` says what happens to the entities already in the
+target (``doc.ents``, or ``doc.spans[spans_key]``): ``replace`` (default, as
+before) removes them all; ``keep`` keeps them and adds a prediction only where
+it overlaps none of them (the entity ruler's ``overwrite_ents=False``);
+``overwrite`` keeps the predictions and, of the earlier entities, those that
+overlap no prediction (the entity ruler's ``overwrite_ents=True``). Overlap is
+token overlap, whatever the labels. With ``spans_key`` set, ``doc.ents`` is
+never touched; training reads the gold entities from
+``eg.reference.spans[spans_key]`` when the reference has that group (overlapping
+gold spans are reduced to the longest, as ``spacy.util.filter_spans`` does) and
+from ``eg.reference.ents`` otherwise, and the scorer scores that group
+(``spans_<key>_p/r/f/per_type``) instead of ``doc.ents``.
+
+``spans_key`` and ``existing_ents`` are wiring, not learned state: they are read
+from the pipeline config, so ``spacy.load(path, config=...)`` can change them on
+a trained pipeline (a component's saved ``cfg`` does not override them).
 
 Decoding. ``viterbi`` (default) finds the most probable tag sequence that is
 valid IOB2 (no ``I-X`` after ``O`` or after another type); when the per-token
@@ -23,8 +41,13 @@ import numpy
 from spacy.errors import Errors as SpacyErrors
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
+from spacy.pipeline.span_ruler import (
+    prioritize_existing_ents_filter,
+    prioritize_new_ents_filter,
+)
 from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_get_examples
+from spacy.util import filter_spans
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
 from thinc.types import Floats2d
@@ -55,15 +78,20 @@ DEFAULT_NER_MODEL = Config().from_str(DEFAULT_NER_MODEL_STR)["model"]
 
 
 DECODINGS = ("viterbi", "greedy")
+EXISTING_ENTS = ("replace", "keep", "overwrite")
+# factory settings read from the pipeline config, never from a saved cfg
+WIRING_SETTINGS = ("spans_key", "existing_ents")
 
 
 @Language.factory(
     "biobert_ner",
-    assigns=["doc.ents", "token.ent_iob", "token.ent_type", f"span._.{ENT_CONFIDENCE_ATTR}"],
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans", f"span._.{ENT_CONFIDENCE_ATTR}"],
     default_config={
         "model": DEFAULT_NER_MODEL,
         "decoding": "viterbi",
         "confidence_attr": ENT_CONFIDENCE_ATTR,
+        "spans_key": None,
+        "existing_ents": "replace",
         "scorer": {"@scorers": "spacy-biobert.seqeval_ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
@@ -75,6 +103,8 @@ def make_biobert_ner(
     *,
     decoding: str = "viterbi",
     confidence_attr: str = ENT_CONFIDENCE_ATTR,
+    spans_key: Optional[str] = None,
+    existing_ents: str = "replace",
     scorer: Optional[Callable] = None,
 ) -> "BioBertNER":
     """Create a BioBertNER component (the paper's token-classification NER).
@@ -82,10 +112,15 @@ def make_biobert_ner(
     model (Model[List[Doc], List[Floats2d]]): gives tag probabilities per token.
     decoding (str): 'viterbi' (valid IOB2 only) or 'greedy'.
     confidence_attr (str): the Span._ attribute for entity confidence.
+    spans_key (Optional[str]): write the entities to doc.spans[spans_key]
+        instead of doc.ents (None: doc.ents).
+    existing_ents (str): 'replace', 'keep' or 'overwrite' the entities already
+        there (see the module docstring).
     scorer (Optional[Callable]): the scoring method.
     """
     return BioBertNER(
-        nlp.vocab, model, name, decoding=decoding, confidence_attr=confidence_attr, scorer=scorer
+        nlp.vocab, model, name, decoding=decoding, confidence_attr=confidence_attr,
+        spans_key=spans_key, existing_ents=existing_ents, scorer=scorer,
     )
 
 
@@ -103,16 +138,23 @@ class BioBertNER(TrainablePipe):
         *,
         decoding: str = "viterbi",
         confidence_attr: str = ENT_CONFIDENCE_ATTR,
+        spans_key: Optional[str] = None,
+        existing_ents: str = "replace",
         scorer: Optional[Callable] = None,
     ) -> None:
         if decoding not in DECODINGS:
             raise ValueError(Errors.E2205.format(decoding=decoding, name=name))
+        if existing_ents not in EXISTING_ENTS:
+            raise ValueError(Errors.E2230.format(value=existing_ents, name=name))
+        if spans_key is not None and (not isinstance(spans_key, str) or not spans_key):
+            raise ValueError(Errors.E2231.format(value=spans_key, name=name))
         self.vocab = vocab
         self.model = model
         self.name = name
         self.scorer = scorer
         self.cfg: Dict[str, Any] = {
             "labels": [], "decoding": decoding, "confidence_attr": confidence_attr,
+            "spans_key": spans_key, "existing_ents": existing_ents,
         }
         install_extensions(confidence_attr)
 
@@ -162,26 +204,79 @@ class BioBertNER(TrainablePipe):
         return scores
 
     def set_annotations(self, docs: Iterable[Doc], scores: List[Floats2d]) -> None:
-        """Decode the tag probabilities into doc.ents and entity confidences."""
+        """Decode the tag probabilities into entities with confidences, and
+        write them to doc.ents or doc.spans[spans_key] (see existing_ents)."""
         tags = self.tags
         attr = self.cfg["confidence_attr"]
         decode = viterbi_decode if self.cfg["decoding"] == "viterbi" else greedy_decode
         allowed, start_allowed = transition_masks(tags)
         for doc, doc_scores in zip(docs, scores):
             probs = self.model.ops.to_numpy(doc_scores)
-            if len(doc) == 0 or len(probs) == 0:
-                doc.set_ents([], default="outside")
-                continue
-            best = decode(probs, allowed, start_allowed)
-            doc_tags = [tags[i] for i in best]
-            token_conf = probs[numpy.arange(len(best)), best]
             ents = []
-            for start, end, label in iob_to_spans(doc_tags):
-                ent = Span(doc, start, end, label=label)
-                ents.append(ent)
-            doc.set_ents(ents, default="outside")
-            for ent in doc.ents:
-                ent._.set(attr, float(token_conf[ent.start:ent.end].mean()))
+            confidences = {}
+            if len(doc) and len(probs):
+                best = decode(probs, allowed, start_allowed)
+                token_conf = probs[numpy.arange(len(best)), best]
+                for start, end, label in iob_to_spans([tags[i] for i in best]):
+                    ents.append(Span(doc, start, end, label=label))
+                    confidences[(start, end)] = float(token_conf[start:end].mean())
+            predicted = {id(ent) for ent in ents}
+            for ent in self._write(doc, ents):
+                if id(ent) in predicted:  # not on the entities kept from before
+                    ent._.set(attr, confidences[(ent.start, ent.end)])
+
+    def _write(self, doc: Doc, predicted: List[Span]) -> List[Span]:
+        """Put the predicted entities into the target, by existing_ents.
+        RETURNS (List[Span]): the entities now in the target."""
+        key = self.cfg.get("spans_key")
+        mode = self.cfg.get("existing_ents", "replace")
+        if key is None:
+            existing: List[Span] = list(doc.ents)
+        else:
+            existing = list(doc.spans[key]) if key in doc.spans else []
+        if mode == "keep":
+            spans = prioritize_existing_ents_filter(existing, predicted)
+        elif mode == "overwrite":
+            spans = prioritize_new_ents_filter(existing, predicted)
+        else:
+            spans = predicted
+        spans = sorted(spans, key=lambda span: (span.start, span.end))
+        if key is None:
+            doc.set_ents(spans, default="outside")
+        else:
+            doc.spans[key] = spans
+        return spans
+
+    def _reference_ents(self, eg: Example) -> Iterable[Span]:
+        """The gold entities: the reference's spans_key group if it has one, else its ents."""
+        key = self.cfg.get("spans_key")
+        if key is not None and key in eg.reference.spans:
+            return eg.reference.spans[key]
+        return eg.reference.ents
+
+    def _aligned_ner(self, eg: Example) -> List[Optional[str]]:
+        """Gold BILUO tags on the predicted tokens (see _reference_ents)."""
+        key = self.cfg.get("spans_key")
+        if key is None or key not in eg.reference.spans:
+            return eg.get_aligned_ner()
+        ref = eg.reference.copy()
+        group = [Span(ref, s.start, s.end, label=s.label) for s in eg.reference.spans[key]]
+        ref.set_ents(filter_spans(group), default="outside")
+        return Example(eg.predicted, ref).get_aligned_ner()
+
+    def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "BioBertNER":
+        """Load the component; the wiring settings stay those of the config."""
+        wiring = {k: self.cfg.get(k) for k in WIRING_SETTINGS}
+        super().from_disk(path, exclude=exclude)
+        self.cfg.update(wiring)
+        return self
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "BioBertNER":
+        """Load the component; the wiring settings stay those of the config."""
+        wiring = {k: self.cfg.get(k) for k in WIRING_SETTINGS}
+        super().from_bytes(bytes_data, exclude=exclude)
+        self.cfg.update(wiring)
+        return self
 
     def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
         """Cross-entropy of the gold BIO2 tags, averaged over the tokens whose
@@ -214,7 +309,7 @@ class BioBertNER(TrainablePipe):
             n_examples = 0
             for eg in get_examples():
                 n_examples += 1
-                found.update(ent.label_ for ent in eg.reference.ents)
+                found.update(ent.label_ for ent in self._reference_ents(eg))
             if n_examples == 0:
                 raise ValueError(Errors.E2212.format(name=self.name))
             for label in sorted(found):
@@ -226,7 +321,7 @@ class BioBertNER(TrainablePipe):
         self.model.initialize(X=doc_sample)
 
     def _gold_tag_ids(self, eg: Example, tag_index: Dict[str, int]) -> numpy.ndarray:
-        biluo = eg.get_aligned_ner()
+        biluo = self._aligned_ner(eg)
         ids = numpy.full(len(biluo), -1, dtype="int64")
         for i, tag in enumerate(biluo):
             if tag is None or tag == "-":

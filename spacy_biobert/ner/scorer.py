@@ -5,9 +5,11 @@ from typing import (
     Dict,
     Iterable,
     List,
+    Optional,
     Sequence,
 )
 
+from spacy.scorer import Scorer
 from spacy.training import Example
 from spacy.util import registry
 
@@ -82,14 +84,36 @@ def seqeval_ner_score(
     return seqeval_prf(golds, preds, untyped=untyped)
 
 
+def span_group_ner_score(
+    examples: Iterable[Example], spans_key: str, *, untyped: bool = False
+) -> Dict[str, Any]:
+    """Score the span group ``doc.spans[spans_key]`` of Examples (entity-level
+    exact match, as seqeval; the spans may overlap). The gold spans are the
+    reference's group when it has one, else its ``doc.ents``.
+
+    RETURNS (Dict[str, Any]): spans_<key>_p, _r, _f and (typed) _per_type.
+    """
+
+    def getter(doc, attr):
+        return doc.spans[spans_key] if spans_key in doc.spans else doc.ents
+
+    return Scorer.score_spans(
+        examples, f"spans_{spans_key}", getter=getter, allow_overlap=True, labeled=not untyped,
+    )
+
+
 @registry.scorers("spacy-biobert.seqeval_ner_scorer.v1")
 def make_seqeval_ner_scorer(untyped: bool = False):
-    """Registered scorer: seqeval entity-level P/R/F1 (see seqeval_ner_score).
+    """Registered scorer: seqeval entity-level P/R/F1 of doc.ents (see
+    seqeval_ner_score); for a component with a ``spans_key``, the P/R/F1 of that
+    span group (see span_group_ner_score).
 
     untyped (bool): score all entity types as one.
     """
 
-    def scorer(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+    def scorer(examples: Iterable[Example], *, spans_key: Optional[str] = None, **kwargs: Any) -> Dict[str, Any]:
+        if spans_key is not None:
+            return span_group_ner_score(examples, spans_key, untyped=untyped)
         return seqeval_ner_score(examples, untyped=untyped)
 
     return scorer
