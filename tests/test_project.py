@@ -302,3 +302,31 @@ def test_project_own_data_check_fails_in_one_line(tmp_path):
     assert out.returncode != 0 and "Traceback" not in text
     assert "[E2708]" in text and "not set: own_train, own_test" in text and "nope.tsv (not found)" in text
     assert "--vars.own_train TRAIN" in text
+
+
+def _no_duplicate_keys_loader():
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader, node, deep=False):
+        keys = [loader.construct_object(k, deep=deep) for k, _ in node.value]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"line {node.start_mark.line + 1}: duplicate keys {dupes}")
+        return loader.construct_mapping(node, deep)
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return Loader
+
+
+def test_project_yml_has_no_duplicate_keys():
+    """YAML keeps the last of two equal keys silently (two branches once both
+    added `max_steps`): project.yml must say each var and command key once."""
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    yaml.load((root / "project.yml").read_text(encoding="utf8"), Loader=_no_duplicate_keys_loader())
+    with pytest.raises(ValueError, match="duplicate keys"):
+        yaml.load("vars:\n  a: 1\n  a: 2\n", Loader=_no_duplicate_keys_loader())
