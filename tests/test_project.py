@@ -178,6 +178,16 @@ def test_project_qa_ci_workflow(tmp_path_factory, shared_data):
     for folder in (squad, model):
         assert (folder / "qa" / "model").exists() and _read(folder / "meta.json")["pipeline"] == ["qa"]
     assert "ci_qa_squad/model-last" in (model / "config.cfg").read_text(encoding="utf8")  # stage 2 started from stage 1
+    # the trained pipeline's schedule is numbers only (fit_training_to_data froze
+    # ${training.max_steps}), so spaCy's own create_optimizer() resolves it
+    import spacy
+
+    nlp = spacy.load(model)
+    learn_rate = nlp.config["training"]["optimizer"]["learn_rate"]
+    assert learn_rate["total_steps"] == nlp.config["training"]["max_steps"] > 0
+    from thinc.api import Optimizer
+
+    assert isinstance(nlp.create_optimizer(), Optimizer)  # was a ConfigValidationError
     metrics = _read(path / "metrics" / "ci" / "qa_bioasq_6b.json")
     test_dir = path / "assets" / "qa" / "bioasq" / "test"
     assert [b["batch"] for b in metrics["per_batch"]] == [1]  # --batches 1

@@ -84,6 +84,14 @@ def fit_training_to_data(nlp: Any, evaluations: int = 3) -> Dict[str, Optional[i
     if isinstance(learn_rate, dict) and learn_rate.get("@schedules") == SCHEDULE_V2:
         learn_rate["total_steps"] = total
         done["total_steps"] = total
+    elif isinstance(learn_rate, dict):
+        # another schedule (qa.cfg: thinc's warmup_linear.v1 with total_steps =
+        # ${training.max_steps}): its references become the numbers they stand
+        # for, the same for this run, resolvable alone afterwards
+        resolved = config["training"]["optimizer"]["learn_rate"]
+        for key, value in list(learn_rate.items()):
+            if isinstance(value, str) and "${" in value:
+                learn_rate[key] = resolved[key]
     if evaluations > 0:
         # spaCy runs steps 0..max_steps (max_steps + 1 updates) when that
         # limit comes first, 0..total - 1 otherwise
