@@ -73,6 +73,38 @@ def test_visualize_render_page(docs):
     assert label_colors(["GENE"])["GENE"] in page
 
 
+ATTACK = "<img src=x onerror=alert(1)>"
+
+
+def test_visualize_escapes_labels_and_questions():
+    """Entity labels, relation labels and QA questions are user data: the page
+    shows them as text, never as markup (displaCy escapes only the text)."""
+    from spacy.tokens import Span
+
+    from spacy_biobert import install_extensions
+
+    install_extensions()
+    nlp = spacy.blank("en")
+    doc = nlp("aspirin inhibits cox1 .")
+    doc.ents = [Span(doc, 0, 1, label=ATTACK), Span(doc, 2, 3, label="GENE")]
+    doc._.relations = [{
+        "head": {"start": 0, "end": 1, "label": ATTACK, "text": "aspirin", "start_char": 0, "end_char": 7},
+        "tail": {"start": 2, "end": 3, "label": "GENE", "text": "cox1", "start_char": 17, "end_char": 21},
+        "label": "<script>alert(2)</script>", "score": 0.9,
+    }]
+    doc._.answers = [{"question": ATTACK + "?", "answers": [
+        {"text": "cox1", "start_char": 17, "end_char": 21, "score": 0.8},
+    ]}]
+    page = render_page([doc])
+    assert "<img" not in page and "<script>" not in page
+    escaped = "&lt;img src=x onerror=alert(1)&gt;"
+    # in the legend, in the entity marks, as the arcs' word tag, and in the question
+    assert page.count(escaped) >= 4
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page
+    assert "Q: " + escaped + "?" in page
+    assert page.count("GENE") >= 3  # plain labels are unchanged
+
+
 def test_visualize_render_page_no_entities():
     doc = spacy.blank("en")("nothing to see")
     page = render_page([doc])

@@ -55,10 +55,26 @@ def render_entities(docs: Sequence[Doc], *, colors: Optional[Dict[str, str]] = N
     RETURNS (str): HTML markup.
     """
     labels = sorted({ent.label_ for doc in docs for ent in doc.ents})
-    options = {"colors": colors if colors is not None else label_colors(labels)}
+    colors = colors if colors is not None else label_colors(labels)
+    # displaCy escapes the text but writes labels as they are: escape them
+    # (a label is user data: a trained pipeline's or a corpus's)
+    parses = [
+        {
+            "text": doc.text,
+            "ents": [
+                {"start": e.start_char, "end": e.end_char, "label": html.escape(e.label_)}
+                for e in doc.ents
+            ],
+            "title": None,
+            # as displaCy's own parse of a Doc
+            "settings": {"lang": doc.lang_, "direction": doc.vocab.writing_system.get("direction", "ltr")},
+        }
+        for doc in docs
+    ]
+    options = {"colors": {html.escape(label): color for label, color in colors.items()}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # displaCy's W006 on docs without entities
-        return displacy.render(list(docs), style="ent", options=options, page=False, jupyter=False)
+        return displacy.render(parses, style="ent", manual=True, options=options, page=False, jupyter=False)
 
 
 def relation_parses(doc: Doc, relations: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -131,6 +147,14 @@ def render_relations(doc: Doc, *, relations_attr: str = RELATIONS_ATTR) -> str:
     parses = relation_parses(doc, records or [])
     if not parses:
         return ""
+    # displaCy writes tags and arc labels as they are: escape them
+    parses = [
+        {
+            "words": [{"text": w["text"], "tag": html.escape(w["tag"])} for w in parse["words"]],
+            "arcs": [{**arc, "label": html.escape(arc["label"])} for arc in parse["arcs"]],
+        }
+        for parse in parses
+    ]
     options = {"compact": False, "distance": 110, "offset_x": 40, "word_spacing": 30}
     return displacy.render(parses, style="dep", manual=True, options=options, page=False, jupyter=False)
 
@@ -176,6 +200,8 @@ def render_answers(doc: Doc, *, answers_attr: str = ANSWERS_ATTR) -> str:
     parses, colors = answer_parses(doc.text, records or [])
     if not parses:
         return ""
+    # displaCy writes the title (the question) as it is: escape it
+    parses = [{**parse, "title": html.escape(parse["title"])} for parse in parses]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return displacy.render(
