@@ -4,7 +4,7 @@ the raw text of an offset-format corpus (PubTator, BioC, BRAT)."""
 
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from spacy.tokens import Doc
 from tqdm import tqdm
@@ -55,30 +55,9 @@ def evaluate_ner(
     seconds = time.perf_counter() - start
     gold_types = entity_types(gold_tags)
     pred_types = entity_types(pred_tags)
-    scores = seqeval_prf(gold_tags, pred_tags, untyped=untyped)
-    results: Dict[str, Any] = {
-        "protocol": "untyped" if untyped else "typed",
-        "precision": scores["ents_p"],
-        "recall": scores["ents_r"],
-        "f1": scores["ents_f"],
-        "per_type": scores["ents_per_type"],
-        "gold_types": gold_types,
-        "pred_types": pred_types,
-    }
-    if len(gold_types) > 1:
-        other = seqeval_prf(gold_tags, pred_tags, untyped=not untyped)
-        by_protocol = {"untyped": scores, "typed": other} if untyped else {"untyped": other, "typed": scores}
-        for name, prf in by_protocol.items():
-            results[name] = {
-                "precision": prf["ents_p"], "recall": prf["ents_r"], "f1": prf["ents_f"],
-                "per_type": prf["ents_per_type"],
-            }
-        if not set(pred_types) <= set(gold_types):
-            results["typed"] = None
-            results["typed_note"] = (
-                f"the pipeline predicts {', '.join(pred_types)}, not the file's types "
-                f"({', '.join(gold_types)}): a model trained untyped has no typed score"
-            )
+    results = _protocol_results(
+        lambda u: seqeval_prf(gold_tags, pred_tags, untyped=u), untyped, gold_types, pred_types, "file"
+    )
     results.update({
         "n_sentences": len(sentences),
         "n_words": n_words,
@@ -150,14 +129,44 @@ def evaluate_ner_offsets(
     seconds = time.perf_counter() - start_time
     gold_types = sorted({m[3] for m in gold})
     pred_types = sorted({m[3] for m in pred})
-    scores = offset_prf(gold, pred, untyped=untyped)
+    results = _protocol_results(
+        lambda u: offset_prf(gold, pred, untyped=u), untyped, gold_types, pred_types, "corpus"
+    )
+    results.update({
+        "n_documents": len(documents),
+        "n_words": n_tokens,
+        "n_gold_entities": len(gold),
+        "n_pred_entities": len(pred),
+        "seconds": round(seconds, 2),
+        "words_per_second": round(n_tokens / seconds, 1) if seconds else None,
+    })
+    return results
+
+
+def _protocol_results(
+    score: Callable[[bool], Dict[str, Any]], untyped: bool, gold_types: List[str],
+    pred_types: List[str], source: str,
+) -> Dict[str, Any]:
+    """The headline scores under the chosen protocol and, when the gold has
+    several types, both protocols side by side (typed None with a note when
+    the pipeline predicts types the gold does not have).
+
+    score (Callable[[bool], Dict[str, Any]]): untyped -> ents_p/r/f and
+        ents_per_type (seqeval over tokens or exact character offsets).
+    source (str): what the gold types are of, for the note ("file", "corpus").
+    """
+    scores = score(untyped)
     results: Dict[str, Any] = {
         "protocol": "untyped" if untyped else "typed",
-        "precision": scores["ents_p"], "recall": scores["ents_r"], "f1": scores["ents_f"],
-        "per_type": scores["ents_per_type"], "gold_types": gold_types, "pred_types": pred_types,
+        "precision": scores["ents_p"],
+        "recall": scores["ents_r"],
+        "f1": scores["ents_f"],
+        "per_type": scores["ents_per_type"],
+        "gold_types": gold_types,
+        "pred_types": pred_types,
     }
     if len(gold_types) > 1:
-        other = offset_prf(gold, pred, untyped=not untyped)
+        other = score(not untyped)
         by_protocol = {"untyped": scores, "typed": other} if untyped else {"untyped": other, "typed": scores}
         for name, prf in by_protocol.items():
             results[name] = {
@@ -167,17 +176,9 @@ def evaluate_ner_offsets(
         if not set(pred_types) <= set(gold_types):
             results["typed"] = None
             results["typed_note"] = (
-                f"the pipeline predicts {', '.join(pred_types)}, not the corpus's types "
+                f"the pipeline predicts {', '.join(pred_types)}, not the {source}'s types "
                 f"({', '.join(gold_types)}): a model trained untyped has no typed score"
             )
-    results.update({
-        "n_documents": len(documents),
-        "n_words": n_tokens,
-        "n_gold_entities": len(gold),
-        "n_pred_entities": len(pred),
-        "seconds": round(seconds, 2),
-        "words_per_second": round(n_tokens / seconds, 1) if seconds else None,
-    })
     return results
 
 
