@@ -223,6 +223,9 @@ class Errors(metaclass=ErrorsWithCodes):
             "--address http://HEAD:8265 -- spacy-biobert annotate-ray ... "
             "--address auto.")
     E2623 = ("Invalid QA evaluation settings: {what}.")
+    E2630 = ("{path}: cannot be read after {where} ({why}): the rest of this "
+            "file is skipped (every complete record before it is annotated).")
+    E2631 = ("{where}: bad record {id!r} skipped: {stage} failed ({why}).")
     # 2650-2659: apps.derive (JNLPBA / S800 derived from their public sources)
     E2650 = ("Sentence {n} of the whole-corpus file ('{text}...') starts no remaining "
             "standoff text: the sources do not match (check their commits).")

@@ -24,7 +24,17 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import (
+    IO,
+    Any,
+    Callable,
+    Dict,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+)
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -43,7 +53,9 @@ from .annotate_input import (  # noqa: F401 (re-exported: the readers' old home)
     read_lines,
     read_pubmed,
     read_text_blocks,
+    records_to_annotate,
 )
+from .annotate_pipe import pipe_records
 
 
 @dataclass
@@ -138,10 +150,8 @@ def _ext_name(nlp: Language, key: str, default: str) -> str:
     return default
 
 
-def _with_questions(
-    nlp: Language, todo: Iterator[Tuple[str, str]], questions: List[str]
-) -> Iterator[Tuple[Doc, str]]:
-    """(doc, id) with `questions` set on each doc for the QA component(s)."""
+def _questions_setter(nlp: Language, questions: List[str]) -> Callable[[Doc], None]:
+    """A function that sets `questions` on a doc for the QA component(s)."""
     import warnings
 
     from ..errors import Warnings
@@ -156,11 +166,12 @@ def _with_questions(
         attrs = [QUESTIONS_ATTR]
     for attr in attrs:
         install_extensions(questions_attr=attr)
-    for text, doc_id in todo:
-        doc = nlp.make_doc(text)
+
+    def set_questions(doc: Doc) -> None:
         for attr in attrs:
             doc._.set(attr, list(questions))
-        yield doc, doc_id
+
+    return set_questions
 
 
 @dataclass
@@ -282,13 +293,12 @@ def annotate(
     writer = RecordWriter.for_pipeline(nlp, include_text=include_text)
     start = time.perf_counter()
     with open(output, "a", encoding="utf8") as out:
-        todo: Iterator[Tuple[Any, str]] = documents_to_annotate(
+        todo = records_to_annotate(
             input_path, fmt, done, _report, id_field=id_field, text_field=text_field
         )
-        if questions:
-            todo = _with_questions(nlp, todo, list(questions))
-        for doc, doc_id in nlp.pipe(
-            todo, as_tuples=True, batch_size=batch_size, n_process=n_process
+        prepare = _questions_setter(nlp, list(questions)) if questions else None
+        for doc_id, doc in pipe_records(
+            nlp, todo, _report, batch_size=batch_size, n_process=n_process, prepare=prepare
         ):
             out.write(writer.json_line(doc_id, doc) + "\n")
             out.flush()

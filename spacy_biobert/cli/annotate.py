@@ -11,6 +11,9 @@ from wasabi import msg
 from ..apps.annotate import FORMATS, AnnotateStats, annotate
 from .load import load_pipeline
 
+# the exit status of a run that finished but skipped bad records (1: an error stopped it)
+EXIT_BAD_RECORDS = 3
+
 
 def annotate_command(
     model: str = typer.Argument(..., help="Pipeline folder or installed package name"),
@@ -30,7 +33,9 @@ def annotate_command(
     """Annotate a corpus with a pipeline: one JSONL record per document (id,
     entities, relations/answers when the pipeline sets them). Restarting the
     same command resumes: ids already in OUTPUT are skipped. Bad input records
-    are reported on stderr and skipped."""
+    (and any document the pipeline fails on) are reported on stderr and
+    skipped. Exit status: 0 all done, 3 done but bad records were skipped,
+    1 an error stopped the run."""
     import spacy
 
     if gpu_id >= 0:
@@ -69,7 +74,8 @@ def annotate_ray_command(
     --address runs on an existing cluster. Restarting the same command
     resumes: ids already in OUTPUT are skipped. Records come in any order
     (--preserve-order keeps the input order). Bad input records are reported
-    on stderr and skipped."""
+    on stderr and skipped. Exit status: 0 all done, 3 done but bad records
+    were skipped, 1 an error stopped the run."""
     from ..apps.ray_annotate import annotate_ray
 
     try:
@@ -106,3 +112,4 @@ def _finish(stats: AnnotateStats, output: Path, summary: Optional[Path], speed: 
         summary.write_text(json.dumps(counts, indent=2) + "\n", encoding="utf8")
     if stats.bad:
         sys.stderr.write(f"{stats.bad} bad records were skipped (see the messages above).\n")
+        raise typer.Exit(code=EXIT_BAD_RECORDS)
