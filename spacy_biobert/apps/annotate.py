@@ -14,8 +14,11 @@ cut short by a kill is truncated away. Every record is flushed once written,
 so a run that is killed and started again loses and duplicates nothing.
 
 Bad input records (invalid JSON, no or empty id, no text or a text that is not
-a string, an id seen before) are reported with file and line, counted and
-skipped; they never stop the run.
+a string, an id seen before, a line that is not UTF-8, the rest of a cut .gz
+file) are reported with file and line, counted and skipped; they never stop
+the run. Nor does a document the pipeline fails on: it is reported and
+skipped, the other documents of its batch annotated (see
+`spacy_biobert.apps.annotate_pipe`).
 """
 
 import json
@@ -264,8 +267,8 @@ def annotate(
     batch_size (int): documents per `nlp.pipe` batch.
     n_process (int): worker processes for `nlp.pipe`.
     overwrite (bool): start the output afresh instead of resuming.
-    report (Optional[ReportT]): called with the message of each bad record
-        (default: written to stderr).
+    report (Optional[ReportT]): called with the message of each bad record,
+        and of each document the pipeline failed on (default: written to stderr).
     show_progress (bool): show a tqdm progress bar (on stderr).
     questions (Sequence[str]): questions for a QA component (biobert_qa), asked
         of every document: set as its questions attribute (``doc._.questions``
