@@ -251,3 +251,35 @@ def test_cli_annotate_exit_status(ner_dir, tmp_path):
     missing = CliRunner().invoke(app, ["annotate", str(ner_dir), str(tmp_path / "in.jsonl"),
                                        str(Path(tmp_path / "out.jsonl")), "--format", "csv"])
     assert missing.exit_code == 1
+
+
+@Language.component("test_isolation_fragile")
+def fragile(doc: Doc) -> Doc:
+    if "BOOM" in doc.text:
+        raise Boom(doc.text)
+    return doc
+
+
+def test_pipe_records_a_document_an_error_handler_drops_is_reported():
+    """With a non-raising error handler spaCy drops the failing document
+    silently; pipe_records tries it alone and reports it (the others are kept)."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("test_isolation_fragile")
+    nlp.set_error_handler(lambda name, proc, docs, e: None)
+    records = [(str(i), t, f"f:{i}") for i, t in enumerate(["a", "b BOOM", "c", "d"])]
+    messages = []
+    out = [doc_id for doc_id, _ in pipe_records(nlp, records, messages.append, batch_size=2)]
+    assert out == ["0", "2", "3"]
+    assert len(messages) == 1 and "f:1: bad record '1' skipped: the pipeline failed" in messages[0]
+    assert "error handler dropped it" in messages[0]
+
+
+def test_annotate_input_errors_still_raise(ner_dir, tmp_path):
+    """An error that is no record's fault (the input is gone) is raised, not
+    taken for a failing document."""
+    import spacy
+
+    with pytest.raises(ValueError, match=r"\[E2615\]"):
+        run(spacy.load(ner_dir), tmp_path / "gone.txt", tmp_path / "out.jsonl")

@@ -92,12 +92,14 @@ def pipe_records(
         if doc is None:
             return None
         try:
-            return next(iter(nlp.pipe([doc], batch_size=1)))
+            docs = list(nlp.pipe([doc], batch_size=1))
+            why = "" if docs else "a component's error handler dropped it"
         except Exception as e:
-            report(Errors.E2631.format(
-                where=record[2], id=record[0], stage="the pipeline", why=_why(e),
-            ))
+            docs, why = [], _why(e)
+        if why:
+            report(Errors.E2631.format(where=record[2], id=record[0], stage="the pipeline", why=why))
             return None
+        return docs[0]
 
     def redo(until: Optional[str] = None) -> Iterator[Tuple[str, Doc]]:
         """Annotate the pending records one at a time, up to the one with id `until`."""
