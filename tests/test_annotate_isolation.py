@@ -283,3 +283,25 @@ def test_annotate_input_errors_still_raise(ner_dir, tmp_path):
 
     with pytest.raises(ValueError, match=r"\[E2615\]"):
         run(spacy.load(ner_dir), tmp_path / "gone.txt", tmp_path / "out.jsonl")
+
+
+def test_read_cut_gzip_keeps_exactly_the_complete_records(tmp_path):
+    """Cut right after a flush point, a .gz decompresses to exactly what came
+    before it: the complete lines are read, a partial last line is dropped, and
+    in text blocks the block being read at the cut (maybe not whole) too."""
+    import io
+
+    from spacy_biobert.apps.annotate import read_lines, read_text_blocks
+
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb") as f:
+        f.write(b"a1\nb1\n\na2\nb2")
+        f.flush()  # a sync flush: every byte so far can be decompressed
+        cut = buffer.tell()
+        f.write(b" rest\n\n" * 1000)
+    path = tmp_path / "cut.txt.gz"
+    path.write_bytes(buffer.getvalue()[:cut])
+    messages = []
+    assert list(read_lines(path, messages.append)) == [("1", "a1", 1), ("2", "b1", 2), ("3", "", 3), ("4", "a2", 4)]
+    assert list(read_text_blocks(path, messages.append)) == [("1", "a1\nb1", 1)]
+    assert len(messages) == 2 and all("cut.txt.gz: cannot be read after line 4 (EOFError" in m for m in messages)
