@@ -216,6 +216,7 @@ def test_second_run_on_one_output_fails_fast(nlp, tmp_path):
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        proc.stdout.close()
     stats, _ = run(nlp, inp, out)  # the kernel dropped the dead process's lock
     assert (stats.done_before, stats.annotated) == (4, 0)
 
@@ -248,3 +249,37 @@ def test_lock_is_held_for_the_whole_run(nlp, tmp_path):
     assert [r["id"] for r in read_records(out)] == ["1", "2", "3"]
     with AnnotateOutput.open(out) as held:  # released at the end of the run
         assert held.done == {"1", "2", "3"}
+
+
+# ---------------------------------------------------------------------------
+# annotate-ray: the same output rules, checked before Ray starts
+
+
+def test_ray_output_rules(ner_dir, tmp_path, monkeypatch):
+    pytest.importorskip("ray.data")
+    monkeypatch.chdir(tmp_path)  # a file named '-' would land here
+    from spacy_biobert.apps.ray_annotate import annotate_ray
+
+    def run_ray(inp, out, **kwargs):
+        return annotate_ray(str(ner_dir), inp, out, num_workers=1, report=lambda m: None,
+                            show_progress=False, **kwargs)
+
+    inp = tmp_path / "in.jsonl"
+    data = write_jsonl(inp, 3, trailing_newline=False)
+    with pytest.raises(ValueError, match=r"\[E2640\]"):
+        run_ray(inp, inp, overwrite=True)
+    assert inp.read_bytes() == data
+    with pytest.raises(ValueError, match=r"\[E2645\]"):
+        run_ray(inp, Path("-"))
+    with pytest.raises(ValueError, match=r"\[E2642\]"):
+        run_ray(inp, Path("/dev/full"))
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"id": "d0", "entities": []}\n{"id": "d1", "entities": []}\n', encoding="utf8")
+    with AnnotateOutput.open(out):  # another run holds it
+        with pytest.raises(ValueError, match=r"\[E2643\]"):
+            run_ray(inp, out, overwrite=True)
+    # d0..d2 all done: no Ray started, and the output is unlocked again after
+    out.write_text(out.read_text(encoding="utf8") + '{"id": "d2", "entities": []}\n', encoding="utf8")
+    assert (run_ray(inp, out).done_before, run_ray(inp, out).annotated) == (3, 0)
+    with AnnotateOutput.open(out) as held:
+        assert held.done == {"d0", "d1", "d2"}
