@@ -88,6 +88,9 @@ def test_cli_output_is_input_is_one_line(ner_dir, tmp_path):
     result = CliRunner().invoke(app, ["annotate", str(ner_dir), str(inp), str(inp), "--overwrite"])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     assert "Traceback" not in result.output and "[E2640]" in result.output
+    # checked before the pipeline loads (that one would be E2703)
+    result = CliRunner().invoke(app, ["annotate", str(tmp_path / "no_model"), str(inp), str(inp)])
+    assert result.exit_code == 1 and "[E2640]" in result.output, result.output
     assert inp.read_bytes() == data
 
 
