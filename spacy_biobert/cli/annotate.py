@@ -11,7 +11,7 @@ import typer
 from wasabi import msg
 
 from ..apps.annotate import FORMATS, AnnotateStats, annotate
-from ..apps.annotate_output import is_stdout
+from ..apps.annotate_output import is_stdout, output_kind
 from .load import load_pipeline
 
 
@@ -37,6 +37,10 @@ def annotate_command(
     stdout (and everything else to stderr)."""
     import spacy
 
+    try:  # the output rules, before the pipeline takes its time to load
+        output_kind(output, input_path)
+    except ValueError as e:
+        _fail(e)
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
     nlp = load_pipeline(model)
@@ -53,7 +57,7 @@ def annotate_command(
             raise
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.stderr.write("stdout was closed before the end: annotation stopped.\n")
-        raise SystemExit(1)
+        raise SystemExit(1) from None
     _finish(stats, output, summary, f"{stats.to_dict()['words_per_second']} words/s")
 
 
