@@ -55,6 +55,8 @@ class Warnings(metaclass=ErrorsWithCodes):
     # 2600-2699: apps (annotate, visualize, pretrain, experiments, evaluation)
     W2601 = ("Questions were given but the pipeline (components: {pipes}) has no "
             "QA component (biobert_qa) to answer them: no answers will be shown.")
+    W2640 = ("Could not lock {path} ({err}): annotate goes on without the lock, so "
+            "make sure no other annotate run writes to it at the same time.")
 
 
 class Errors(metaclass=ErrorsWithCodes):
@@ -226,6 +228,21 @@ class Errors(metaclass=ErrorsWithCodes):
     E2630 = ("{path}: cannot be read after {where} ({why}): the rest of this "
             "file is skipped (every complete record before it is annotated).")
     E2631 = ("{where}: bad record {id!r} skipped: {stage} failed ({why}).")
+    # 2640-2649: apps.annotate_output (the output of annotate / annotate-ray)
+    E2640 = ("The output {path} is the input {input} (the same file, maybe through a "
+            "link): annotate would write into what it reads. Give another output file.")
+    E2641 = ("The output {path} lies in the input folder {input}: it would be read as "
+            "input while written. Give an output outside the input folder.")
+    E2642 = ("The output {path} is a {kind}, not a regular file: annotate appends to and "
+            "resumes a regular JSONL file. Give a file, '-' for stdout (no resume), or "
+            "/dev/null.")
+    E2643 = ("The output {path} is locked: another annotate run is writing it. Wait for "
+            "that run to end, or give another output file.")
+    E2644 = ("{where} is longer than {limit} bytes: not a record written by "
+            "`spacy-biobert annotate`, so annotate cannot resume into this file. Use "
+            "another output file, or --overwrite to start it afresh.")
+    E2645 = ("annotate-ray cannot write to stdout ('-'): Ray prints its workers' "
+            "output there. Give an output file (or use `spacy-biobert annotate -`).")
     # 2650-2659: apps.derive (JNLPBA / S800 derived from their public sources)
     E2650 = ("Sentence {n} of the whole-corpus file ('{text}...') starts no remaining "
             "standoff text: the sources do not match (check their commits).")

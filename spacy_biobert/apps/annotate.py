@@ -11,7 +11,9 @@ entity is ``{"start_char", "end_char", "label", "text"}`` plus
 
 Resume. The ids already in the output are read first and skipped; a last line
 cut short by a kill is truncated away. Every record is flushed once written,
-so a run that is killed and started again loses and duplicates nothing.
+so a run that is killed and started again loses and duplicates nothing. The
+output is locked for the run, is never the input, and may be ``-`` (stdout)
+or ``/dev/null``: see `spacy_biobert.apps.annotate_output`.
 
 Bad input records (invalid JSON, no or empty id, no text or a text that is not
 a string, an id seen before, a line that is not UTF-8, the rest of a cut .gz
@@ -22,21 +24,17 @@ skipped, the other documents of its batch annotated (see
 """
 
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import (
-    IO,
     Any,
     Callable,
     Dict,
     List,
     Optional,
     Sequence,
-    Set,
-    Tuple,
 )
 
 from spacy.language import Language
@@ -58,6 +56,7 @@ from .annotate_input import (  # noqa: F401 (re-exported: the readers' old home)
     read_text_blocks,
     records_to_annotate,
 )
+from .annotate_output import prepare_output, read_done_ids  # noqa: F401 (public names)
 from .annotate_pipe import pipe_records
 
 
@@ -86,62 +85,6 @@ class AnnotateStats:
             "words_per_second": round(self.words / self.seconds, 1) if self.seconds else None,
             "truncated_bytes": self.truncated_bytes,
         }
-
-
-def prepare_output(output: Path, stats: AnnotateStats, *, overwrite: bool = False) -> Set[str]:
-    """Get `output` ready to append to: the ids already in it (resume).
-
-    Deletes it first with `overwrite`; truncates a partial last line away.
-    Sets `stats.done_before` and `stats.truncated_bytes`.
-    """
-    if overwrite and output.exists():
-        output.unlink()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    done, stats.truncated_bytes = read_done_ids(output)
-    stats.done_before = len(done)
-    return done
-
-
-def read_done_ids(output: Path) -> Tuple[Set[str], int]:
-    """The ids already in `output`, after truncating a partial last line away.
-
-    RETURNS (Tuple[Set[str], int]): the ids, and the number of bytes truncated.
-    """
-    done: Set[str] = set()
-    if not output.exists():
-        return done, 0
-    size = output.stat().st_size
-    with open(output, "rb+") as f:
-        # find the end of the last complete line without reading the whole file twice
-        keep = size
-        if size:
-            f.seek(size - 1)
-            if f.read(1) != b"\n":
-                keep = _last_newline_end(f, size)
-                f.truncate(keep)
-        f.seek(0)
-        for i, line in enumerate(f, 1):
-            try:
-                record = json.loads(line)
-                doc_id = record["id"]
-            except (ValueError, KeyError, TypeError) as e:
-                raise ValueError(Errors.E2617.format(path=output, line=i)) from e
-            done.add(str(doc_id))
-    return done, size - keep
-
-
-def _last_newline_end(f: IO[bytes], size: int) -> int:
-    block = 1 << 16
-    pos = size
-    while pos > 0:
-        start = max(0, pos - block)
-        f.seek(start)
-        chunk = f.read(pos - start)
-        i = chunk.rfind(b"\n")
-        if i >= 0:
-            return start + i + 1
-        pos = start
-    return 0
 
 
 def _ext_name(nlp: Language, key: str, default: str) -> str:
@@ -259,14 +202,17 @@ def annotate(
 
     nlp (Language): the pipeline.
     input_path (Path): a file or a folder of files (see the module docstring).
-    output (Path): the JSONL file; ids already in it are skipped (resume).
+    output (Path): the JSONL file; ids already in it are skipped (resume);
+        '-' for stdout, /dev/null for none (neither resumed). Locked for the
+        run (E2643 when another run holds it); never the input (E2640/E2641).
     fmt (Optional[str]): 'lines', 'text', 'jsonl', 'pubmed'; None to detect.
     id_field (str): the id field of JSONL input.
     text_field (str): the text field of JSONL input.
     include_text (bool): write the document text into each record.
     batch_size (int): documents per `nlp.pipe` batch.
     n_process (int): worker processes for `nlp.pipe`.
-    overwrite (bool): start the output afresh instead of resuming.
+    overwrite (bool): start the output afresh (emptied, under the lock)
+        instead of resuming.
     report (Optional[ReportT]): called with the message of each bad record,
         and of each document the pipeline failed on (default: written to stderr).
     show_progress (bool): show a tqdm progress bar (on stderr).
@@ -282,7 +228,8 @@ def annotate(
         raise ValueError(Errors.E2618.format(batch_size=batch_size, n_process=n_process))
     fmt = detect_format(input_path, fmt)
     stats = AnnotateStats()
-    done = prepare_output(output, stats, overwrite=overwrite)
+    sink = prepare_output(output, stats, overwrite=overwrite, input_path=input_path)
+    done = sink.done
     bar = tqdm(desc=f"Annotating {input_path.name}", unit="doc", disable=not show_progress,
                file=sys.stderr, dynamic_ncols=True)
 
@@ -295,7 +242,7 @@ def annotate(
 
     writer = RecordWriter.for_pipeline(nlp, include_text=include_text)
     start = time.perf_counter()
-    with open(output, "a", encoding="utf8") as out:
+    with sink.append() as out:  # flushed, synced and unlocked at the end
         todo = records_to_annotate(
             input_path, fmt, done, _report, id_field=id_field, text_field=text_field
         )
@@ -309,7 +256,6 @@ def annotate(
             stats.words += count_words(doc)
             bar.update(1)
         out.flush()
-        os.fsync(out.fileno())
     bar.close()
     stats.seconds = time.perf_counter() - start
     return stats
