@@ -65,8 +65,7 @@ DRIVER = textwrap.dedent(
 def _run(driver: Path, corpus: Path, out: Path, base: Path, kill_at: int) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(driver), str(corpus), str(out), str(base), str(kill_at)],
-        capture_output=True, text=True, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
-                                             "HF_HUB_OFFLINE": "1"},
+        capture_output=True, text=True, env=_env(),  # this checkout's code, not an installed one
     )
 
 
@@ -221,7 +220,7 @@ def test_pretrain_speed_benchmark_runs(tiny_bert, tmp_path):
         [sys.executable, "-m", "spacy_biobert.benchmarks.pretrain_speed", str(corpus),
          "--base-model", str(tiny_bert), "--steps", "2", "--warmup", "1", "--batch-size", "4",
          "--max-length", "16", "--output", str(out)],
-        capture_output=True, text=True, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+        capture_output=True, text=True, env=_env(),  # this checkout's code, not an installed one
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(out.read_text())
@@ -230,3 +229,127 @@ def test_pretrain_speed_benchmark_runs(tiny_bert, tmp_path):
     # the same data and batches: the same tokens in the timed steps
     assert res["spacy_biobert_pretrain"]["tokens"] == res["plain_hf_trainer"]["tokens"]
     assert "ratio (tokens/s)" in proc.stdout
+
+
+ROOT = Path(__file__).parent.parent
+
+# one settings dict for the CLI runs and the killed run (driver below)
+DDP_SETTINGS = {"max_length": 16, "max_steps": 6, "save_steps": 2, "eval_steps": 3, "logging_steps": 1,
+                "eval_ratio": 0.1, "learning_rate": 1e-3, "warmup_ratio": 0.0, "seed": 0,
+                "head_warmup_steps": 2, "save_total_limit": 0}
+CLI_FLAGS = {"max_length": "--max-length", "max_steps": "--max-steps", "save_steps": "--save-steps",
+             "eval_steps": "--eval-steps", "logging_steps": "--logging-steps", "eval_ratio": "--eval-ratio",
+             "learning_rate": "--learning-rate", "warmup_ratio": "--warmup-ratio", "seed": "--seed",
+             "head_warmup_steps": "--head-warmup-steps", "save_total_limit": "--save-total-limit",
+             "batch_size": "--batch-size", "base_model": "--base-model"}
+
+DDP_DRIVER = textwrap.dedent(
+    """
+    import json, os, signal, sys
+    from transformers import TrainerCallback
+    from spacy_biobert.apps.pretrain import PretrainSettings, run_pretraining
+
+    corpus, out, settings, kill_at = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
+
+    class KillMidStep(TrainerCallback):  # the step after a checkpoint is lost: resume redoes it
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == kill_at and os.environ["RANK"] == "0":
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    run_pretraining(corpus, out, PretrainSettings(**settings), callbacks=[KillMidStep()])
+    """
+)
+
+
+def _env():
+    return {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+
+
+def _pretrain(corpus: Path, out: Path, settings: dict, processes: int, driver=None, kill_at=0):
+    """`spacy-biobert pretrain` in one process, or under torchrun (--standalone:
+    a free port) in `processes`, or the kill driver under torchrun."""
+    if driver is not None:
+        cmd = [str(driver), str(corpus), str(out), json.dumps(settings), str(kill_at)]
+    else:
+        flags = [x for k, v in settings.items() for x in (CLI_FLAGS[k], str(v))]
+        cmd = ["-m", "spacy_biobert", "pretrain", str(corpus), str(out), *flags]
+    if processes > 1:
+        cmd = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes), *cmd]
+    return subprocess.run([sys.executable, *cmd], capture_output=True, text=True, env=_env(), cwd=str(ROOT))
+
+
+def _no_dropout_bert(tiny_bert: Path, path: Path) -> Path:
+    """The tiny BERT without dropout: dropout draws over a batch's shape, which
+    differs between batch 2B and two processes of batch B."""
+    import shutil
+
+    shutil.copytree(tiny_bert, path)
+    config = json.loads((path / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    (path / "config.json").write_text(json.dumps(config))
+    return path
+
+
+def test_pretrain_under_torchrun_equals_one_process_and_resumes(tiny_bert, tmp_path):
+    """Two processes (gloo) with batch 4 train as one process with batch 8: the
+    same per-step losses, weights and held-out loss; killed with SIGKILL
+    mid-step and run again under torchrun, the run resumes from its last
+    checkpoint and ends as the uninterrupted one. The head warm-up (encoder
+    frozen: DDP gets no gradients for it) runs across the processes too."""
+    import torch
+    from safetensors.torch import load_file
+
+    corpus = _corpus(tmp_path / "corpus.txt")
+    base = _no_dropout_bert(tiny_bert, tmp_path / "bert")
+    one = dict(DDP_SETTINGS, base_model=str(base), batch_size=8)
+    two = dict(one, batch_size=4)
+    single = _pretrain(corpus, tmp_path / "one", one, 1)
+    assert single.returncode == 0, single.stderr[-3000:]
+    ddp = _pretrain(corpus, tmp_path / "ddp", two, 2)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    assert ddp.stdout.count("held-out MLM loss") == 1  # one report, from rank 0
+
+    w1, r1, l1 = _state(tmp_path / "one")
+    w2, r2, l2 = _state(tmp_path / "ddp")
+    assert (r1["processes"], r2["processes"]) == (1, 2) and r1["global_batch"] == r2["global_batch"] == 8
+    assert sorted(l1) == sorted(l2) == [1, 2, 3, 4, 5, 6]
+    assert [l2[s] for s in sorted(l2)] == pytest.approx([l1[s] for s in sorted(l1)], rel=1e-4)
+    assert len(set(l1.values())) == 6  # real, changing losses (a broken run repeats none of them)
+    assert w1.keys() == w2.keys()
+    for k in w1:
+        assert torch.allclose(w1[k], w2[k], atol=1e-5), k
+    assert r2["eval_masked_tokens"] == r1["eval_masked_tokens"] > 0  # every held-out sequence once
+    assert r2["eval_loss"] == pytest.approx(r1["eval_loss"], rel=1e-5)
+    # head warm-up under DDP: the encoder is exactly as it started at checkpoint-2
+    start = load_file(str(base / "model.safetensors"))
+    warm = load_file(str(tmp_path / "ddp" / "checkpoint-2" / "model.safetensors"))
+    shared = [k for k in start if f"bert.{k}" in warm]
+    assert len(shared) > 30
+    assert all(torch.equal(warm[f"bert.{k}"], start[k]) for k in shared)
+    assert not all(torch.equal(w2[f"bert.{k}"], start[k].double()) for k in shared)
+
+    driver = tmp_path / "ddp_driver.py"
+    driver.write_text(DDP_DRIVER, encoding="utf8")
+    killed = _pretrain(corpus, tmp_path / "resumed", two, 2, driver=driver, kill_at=5)
+    assert killed.returncode != 0 and "SIGKILL" in killed.stderr
+    assert (tmp_path / "resumed" / "checkpoint-4").exists()
+    assert not (tmp_path / "resumed" / "checkpoint-6").exists()
+    resumed = _pretrain(corpus, tmp_path / "resumed", two, 2)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    w3, r3, l3 = _state(tmp_path / "resumed")
+    assert r3["resumed_from"] == "checkpoint-4" and r3["global_step"] == 6 and r3["processes"] == 2
+    assert sorted(l3) == [1, 2, 3, 4, 5, 6]  # step 5 redone once, nothing lost or repeated
+    assert l3 == pytest.approx(l2, rel=1e-5)
+    for k in w2:
+        assert torch.allclose(w2[k], w3[k], atol=1e-6), k
+
+
+def test_pretrain_too_small_for_the_global_batch(tiny_bert, tmp_path):
+    from spacy_biobert.apps.pretrain import PretrainSettings, run_pretraining
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("breast cancer .\n\npatients with cancer .\n", encoding="utf8")
+    settings = PretrainSettings(base_model=str(tiny_bert), max_length=16, batch_size=4, max_steps=2,
+                                eval_ratio=0.0)
+    with pytest.raises(ValueError, match=r"\[E2660\] .*c\.txt packs into 2 training sequences.*\(4 x 1\)"):
+        run_pretraining(corpus, tmp_path / "out", settings)

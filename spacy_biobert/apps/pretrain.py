@@ -36,6 +36,7 @@ Hugging Face Trainer, in one process or several under ``torchrun`` (DDP):
 import json
 import logging
 import math
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -304,6 +305,10 @@ def run_pretraining(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     name, tokenizer = _load_tokenizer(settings)
+    if not _has_cuda():
+        # Accelerate would put process i on device "cpu:i", and the optimizer
+        # state saved from there cannot be loaded back (resume fails)
+        os.environ.setdefault("ACCELERATE_TORCH_DEVICE", "cpu")
     # the Trainer's own process group (gloo on CPU, NCCL on GPU) is set up here
     processes = TrainingArguments(output_dir=str(output_dir), report_to=[], use_cpu=not _has_cuda())
     with processes.main_process_first(desc="tokenising the corpus"):  # one writes the cache
