@@ -290,53 +290,67 @@ def _no_dropout_bert(tiny_bert: Path, path: Path) -> Path:
     return path
 
 
-def test_pretrain_under_torchrun_equals_one_process_and_resumes(tiny_bert, tmp_path):
-    """Two processes (gloo) with batch 4 train as one process with batch 8: the
-    same per-step losses, weights and held-out loss; killed with SIGKILL
-    mid-step and run again under torchrun, the run resumes from its last
-    checkpoint and ends as the uninterrupted one. The head warm-up (encoder
+@pytest.fixture(scope="module")
+def ddp_runs(tiny_bert, tmp_path_factory):
+    """The same run in one process with batch 8 and under torchrun in two
+    processes (gloo) with batch 4: (folder, corpus, settings for 2 processes)."""
+    tmp = tmp_path_factory.mktemp("ddp")
+    corpus = _corpus(tmp / "corpus.txt")
+    base = _no_dropout_bert(tiny_bert, tmp / "bert")
+    one = dict(DDP_SETTINGS, base_model=str(base), batch_size=8)
+    two = dict(one, batch_size=4)
+    single = _pretrain(corpus, tmp / "one", one, 1)
+    assert single.returncode == 0, single.stderr[-3000:]
+    ddp = _pretrain(corpus, tmp / "ddp", two, 2)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    assert ddp.stdout.count("held-out MLM loss") == 1  # one report, from rank 0
+    return tmp, corpus, two
+
+
+def test_pretrain_under_torchrun_equals_one_process(ddp_runs):
+    """Two processes with batch 4 train as one process with batch 8: the same
+    per-step losses, weights and held-out loss. The head warm-up (encoder
     frozen: DDP gets no gradients for it) runs across the processes too."""
     import torch
     from safetensors.torch import load_file
 
-    corpus = _corpus(tmp_path / "corpus.txt")
-    base = _no_dropout_bert(tiny_bert, tmp_path / "bert")
-    one = dict(DDP_SETTINGS, base_model=str(base), batch_size=8)
-    two = dict(one, batch_size=4)
-    single = _pretrain(corpus, tmp_path / "one", one, 1)
-    assert single.returncode == 0, single.stderr[-3000:]
-    ddp = _pretrain(corpus, tmp_path / "ddp", two, 2)
-    assert ddp.returncode == 0, ddp.stderr[-3000:]
-    assert ddp.stdout.count("held-out MLM loss") == 1  # one report, from rank 0
-
-    w1, r1, l1 = _state(tmp_path / "one")
-    w2, r2, l2 = _state(tmp_path / "ddp")
+    tmp, _, two = ddp_runs
+    w1, r1, l1 = _state(tmp / "one")
+    w2, r2, l2 = _state(tmp / "ddp")
     assert (r1["processes"], r2["processes"]) == (1, 2) and r1["global_batch"] == r2["global_batch"] == 8
     assert sorted(l1) == sorted(l2) == [1, 2, 3, 4, 5, 6]
     assert [l2[s] for s in sorted(l2)] == pytest.approx([l1[s] for s in sorted(l1)], rel=1e-4)
-    assert len(set(l1.values())) == 6  # real, changing losses (a broken run repeats none of them)
+    assert len(set(l1.values())) == 6  # real, changing losses
     assert w1.keys() == w2.keys()
     for k in w1:
         assert torch.allclose(w1[k], w2[k], atol=1e-5), k
     assert r2["eval_masked_tokens"] == r1["eval_masked_tokens"] > 0  # every held-out sequence once
     assert r2["eval_loss"] == pytest.approx(r1["eval_loss"], rel=1e-5)
     # head warm-up under DDP: the encoder is exactly as it started at checkpoint-2
-    start = load_file(str(base / "model.safetensors"))
-    warm = load_file(str(tmp_path / "ddp" / "checkpoint-2" / "model.safetensors"))
+    start = load_file(str(Path(two["base_model"]) / "model.safetensors"))
+    warm = load_file(str(tmp / "ddp" / "checkpoint-2" / "model.safetensors"))
     shared = [k for k in start if f"bert.{k}" in warm]
     assert len(shared) > 30
     assert all(torch.equal(warm[f"bert.{k}"], start[k]) for k in shared)
     assert not all(torch.equal(w2[f"bert.{k}"], start[k].double()) for k in shared)
 
-    driver = tmp_path / "ddp_driver.py"
+
+def test_pretrain_under_torchrun_killed_and_resumed(ddp_runs):
+    """Killed with SIGKILL mid-step and run again under torchrun, the run resumes
+    from its last checkpoint and ends as the uninterrupted one."""
+    import torch
+
+    tmp, corpus, two = ddp_runs
+    driver = tmp / "ddp_driver.py"
     driver.write_text(DDP_DRIVER, encoding="utf8")
-    killed = _pretrain(corpus, tmp_path / "resumed", two, 2, driver=driver, kill_at=5)
+    killed = _pretrain(corpus, tmp / "resumed", two, 2, driver=driver, kill_at=5)
     assert killed.returncode != 0 and "SIGKILL" in killed.stderr
-    assert (tmp_path / "resumed" / "checkpoint-4").exists()
-    assert not (tmp_path / "resumed" / "checkpoint-6").exists()
-    resumed = _pretrain(corpus, tmp_path / "resumed", two, 2)
+    assert (tmp / "resumed" / "checkpoint-4").exists()
+    assert not (tmp / "resumed" / "checkpoint-6").exists()
+    resumed = _pretrain(corpus, tmp / "resumed", two, 2)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    w3, r3, l3 = _state(tmp_path / "resumed")
+    w2, _, l2 = _state(tmp / "ddp")
+    w3, r3, l3 = _state(tmp / "resumed")
     assert r3["resumed_from"] == "checkpoint-4" and r3["global_step"] == 6 and r3["processes"] == 2
     assert sorted(l3) == [1, 2, 3, 4, 5, 6]  # step 5 redone once, nothing lost or repeated
     assert l3 == pytest.approx(l2, rel=1e-5)

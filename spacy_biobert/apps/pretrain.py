@@ -311,7 +311,7 @@ def run_pretraining(
         os.environ.setdefault("ACCELERATE_TORCH_DEVICE", "cpu")
     # the Trainer's own process group (gloo on CPU, NCCL on GPU) is set up here
     processes = TrainingArguments(output_dir=str(output_dir), report_to=[], use_cpu=not _has_cuda())
-    with processes.main_process_first(desc="tokenising the corpus"):  # one writes the cache
+    with processes.main_process_first(local=False, desc="tokenising the corpus"):  # rank 0 writes the cache
         data = build_datasets(corpus, tokenizer, settings, output_dir / "cache")
     model, fresh_head, sparse = _load_model(name, settings)
     has_eval = "eval" in data
