@@ -172,6 +172,13 @@ def test_pretrain_sparse_head_same_loss_and_gradients_as_dense(tiny_bert):
     # nothing masked: zero loss, no NaN; eval mode: the plain model
     none = torch.full_like(ids, -100)
     assert sparse(input_ids=ids, labels=none).loss.detach().item() == 0.0
+    # ... and it still reaches the head (a process with no masked token under
+    # DDP, or during head warm-up with the encoder frozen, can backpropagate)
+    sparse.zero_grad()
+    for p in sparse.bert.parameters():
+        p.requires_grad_(False)
+    sparse(input_ids=ids, labels=none).loss.backward()
+    assert not sparse.cls.predictions.transform.dense.weight.grad.any()  # a zero gradient
     sparse.eval()
     assert sparse(input_ids=ids, labels=labels).logits.shape == (3, 10, dense.config.vocab_size)
 
@@ -241,7 +248,8 @@ CLI_FLAGS = {"max_length": "--max-length", "max_steps": "--max-steps", "save_ste
              "eval_steps": "--eval-steps", "logging_steps": "--logging-steps", "eval_ratio": "--eval-ratio",
              "learning_rate": "--learning-rate", "warmup_ratio": "--warmup-ratio", "seed": "--seed",
              "head_warmup_steps": "--head-warmup-steps", "save_total_limit": "--save-total-limit",
-             "batch_size": "--batch-size", "base_model": "--base-model"}
+             "batch_size": "--batch-size", "base_model": "--base-model",
+             "gradient_accumulation_steps": "--grad-accum"}
 
 DDP_DRIVER = textwrap.dedent(
     """
@@ -293,12 +301,13 @@ def _no_dropout_bert(tiny_bert: Path, path: Path) -> Path:
 @pytest.fixture(scope="module")
 def ddp_runs(tiny_bert, tmp_path_factory):
     """The same run in one process with batch 8 and under torchrun in two
-    processes (gloo) with batch 4: (folder, corpus, settings for 2 processes)."""
+    processes (gloo) with batch 2 and 2 accumulation steps: the same global
+    batch. RETURNS (folder, corpus, settings for 2 processes)."""
     tmp = tmp_path_factory.mktemp("ddp")
     corpus = _corpus(tmp / "corpus.txt")
     base = _no_dropout_bert(tiny_bert, tmp / "bert")
     one = dict(DDP_SETTINGS, base_model=str(base), batch_size=8)
-    two = dict(one, batch_size=4)
+    two = dict(one, batch_size=2, gradient_accumulation_steps=2)
     single = _pretrain(corpus, tmp / "one", one, 1)
     assert single.returncode == 0, single.stderr[-3000:]
     ddp = _pretrain(corpus, tmp / "ddp", two, 2)
@@ -308,8 +317,8 @@ def ddp_runs(tiny_bert, tmp_path_factory):
 
 
 def test_pretrain_under_torchrun_equals_one_process(ddp_runs):
-    """Two processes with batch 4 train as one process with batch 8: the same
-    per-step losses, weights and held-out loss. The head warm-up (encoder
+    """Two processes with batch 2 x 2 accumulation steps train as one process
+    with batch 8: the same per-step losses, weights and held-out loss. The head warm-up (encoder
     frozen: DDP gets no gradients for it) runs across the processes too."""
     import torch
     from safetensors.torch import load_file
@@ -367,3 +376,36 @@ def test_pretrain_too_small_for_the_global_batch(tiny_bert, tmp_path):
                                 eval_ratio=0.0)
     with pytest.raises(ValueError, match=r"\[E2660\] .*c\.txt packs into 2 training sequences.*\(4 x 1\)"):
         run_pretraining(corpus, tmp_path / "out", settings)
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_pretrain_loss_of_a_split_batch_adds_up(tiny_bert, sparse):
+    """A global batch split over processes or accumulation steps: each part's
+    loss is its summed cross-entropy over the global count of masked tokens, so
+    the parts' losses (and gradients) add up to the whole batch's mean loss."""
+    import torch
+    from transformers import BertForMaskedLM
+
+    from spacy_biobert.apps.pretrain import global_batch_mlm_loss, use_sparse_mlm_head
+
+    model = BertForMaskedLM.from_pretrained(str(tiny_bert), hidden_dropout_prob=0.0,
+                                            attention_probs_dropout_prob=0.0)
+    if sparse:
+        assert use_sparse_mlm_head(model)
+    model.train()
+    torch.manual_seed(2)
+    ids = torch.randint(5, model.config.vocab_size, (4, 9))
+    labels = torch.full_like(ids, -100)
+    labels[0, 1], labels[0, 4], labels[0, 7], labels[2, 3] = ids[0, 1], ids[0, 4], ids[0, 7], ids[2, 3]
+    n = torch.tensor(4)  # masked tokens in the whole batch: 3 in the first half, 1 in the second
+
+    def loss(rows, count) -> float:
+        if sparse:
+            return model(input_ids=ids[rows], labels=labels[rows], num_items_in_batch=count).loss.item()
+        return global_batch_mlm_loss(model(input_ids=ids[rows]), labels[rows], count).item()
+
+    whole = loss(slice(0, 4), None)
+    parts = [loss(slice(0, 2), n), loss(slice(2, 4), n)]
+    assert sum(parts) == pytest.approx(whole, rel=1e-5)
+    # the mean of the halves' own means (what each process computed before) is not it
+    assert (loss(slice(0, 2), None) + loss(slice(2, 4), None)) / 2 != pytest.approx(whole, rel=1e-3)

@@ -22,8 +22,8 @@ Hugging Face Trainer, in one process or several under ``torchrun`` (DDP):
   head's cost, and the loss is the same (the benchmark measures the gain).
 * Checkpoints every ``save_steps``; a run started again in the same output
   folder resumes from the last one: same step count, data order and RNG
-  states (the Trainer restores them; masks are seeded by batch content, see
-  SeededMasking), nothing lost or repeated.
+  states (the Trainer restores them; masks are seeded by each sequence's
+  content and the epoch, see SeededMasking), nothing lost or repeated.
 * Under ``torchrun`` each process takes its share of every global batch
   (per-device batch x processes x accumulation); the masks are drawn per
   sequence and the loss is averaged over the masked tokens of the whole global
@@ -181,7 +181,9 @@ def _sparse_bert_mlm_class() -> Any:
             )[0]
             selected = labels != -100
             if not bool(selected.any()):
-                loss = hidden.sum() * 0.0  # no masked token: zero loss, graph kept
+                # no masked token: zero loss, every parameter kept in the graph (the
+                # head's too: DDP waits for all; in head warm-up only the head trains)
+                loss = self.cls(hidden[:, :1]).sum() * 0.0
             elif num_items_in_batch is None:
                 loss = F.cross_entropy(self.cls(hidden[selected]).float(), labels[selected])
             else:
@@ -310,8 +312,8 @@ def run_pretraining(
         # state saved from there cannot be loaded back (resume fails)
         os.environ.setdefault("ACCELERATE_TORCH_DEVICE", "cpu")
     # the Trainer's own process group (gloo on CPU, NCCL on GPU) is set up here
-    processes = TrainingArguments(output_dir=str(output_dir), report_to=[], use_cpu=not _has_cuda())
-    with processes.main_process_first(local=False, desc="tokenising the corpus"):  # rank 0 writes the cache
+    setup = TrainingArguments(output_dir=str(output_dir), report_to=[], use_cpu=not _has_cuda())
+    with setup.main_process_first(local=False, desc="tokenising the corpus"):  # rank 0 writes the cache
         data = build_datasets(corpus, tokenizer, settings, output_dir / "cache")
     model, fresh_head, sparse = _load_model(name, settings)
     has_eval = "eval" in data
