@@ -409,3 +409,43 @@ def test_pretrain_loss_of_a_split_batch_adds_up(tiny_bert, sparse):
     assert sum(parts) == pytest.approx(whole, rel=1e-5)
     # the mean of the halves' own means (what each process computed before) is not it
     assert (loss(slice(0, 2), None) + loss(slice(2, 4), None)) / 2 != pytest.approx(whole, rel=1e-3)
+
+
+@pytest.mark.parametrize("whole_word", [False, True])
+def test_pretrain_masks_do_not_depend_on_the_batch(tiny_bert, whole_word):
+    """A sequence gets the same mask in a batch of 8 as in either half of it
+    (what makes 2 processes x 4 mask as 1 x 8), a new one in the next epoch,
+    and BERT's proportions; the global RNG is left as it was."""
+    import torch
+    from transformers import (
+        AutoTokenizer,
+        DataCollatorForLanguageModeling,
+        DataCollatorForWholeWordMask,
+    )
+
+    from spacy_biobert.apps.pretrain import SeededMasking
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_bert))
+    cls = DataCollatorForWholeWordMask if whole_word else DataCollatorForLanguageModeling
+    masking = SeededMasking(cls(tokenizer=tok, mlm_probability=0.15), seed=0)
+    gen = torch.Generator().manual_seed(3)
+    seqs = [{"input_ids": [tok.cls_token_id] + torch.randint(60, len(tok), (int(n),), generator=gen).tolist()
+             + [tok.sep_token_id]} for n in torch.randint(40, 120, (8,), generator=gen)]
+    state = torch.random.get_rng_state()
+    whole = masking(seqs)
+    assert torch.equal(state, torch.random.get_rng_state())
+    for rows in (slice(0, 4), slice(4, 8)):
+        part = masking(seqs[rows])
+        w = part["input_ids"].shape[1]
+        assert torch.equal(part["labels"], whole["labels"][rows, :w])
+        assert torch.equal(part["input_ids"], whole["input_ids"][rows, :w])
+        assert torch.equal(part["attention_mask"], whole["attention_mask"][rows, :w])
+    labels, real = whole["labels"], whole["attention_mask"].bool()
+    masked = labels != -100
+    assert not masked[~real].any() and not masked[:, 0].any()  # no padding, no [CLS]
+    share = masked.sum().item() / (real.sum().item() - 16)
+    assert 0.10 < share < 0.20, share
+    if not whole_word:
+        assert 0.6 < (whole["input_ids"][masked] == tok.mask_token_id).float().mean().item() < 0.95
+    masking.epoch = 1
+    assert not torch.equal(masking(seqs)["labels"], labels)

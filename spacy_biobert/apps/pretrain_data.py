@@ -113,6 +113,8 @@ class SeededMasking:
     survive a checkpoint). The epoch (set by the Trainer through
     MaskingEpoch) gives a sequence new masks in each epoch: dynamic masking.
     The sequences are padded after masking (pad id, attention mask 0, label -100).
+    Token masking is done here, batched, with the collator's settings; whole-word
+    masking calls the collator on one sequence at a time (slower).
     """
 
     def __init__(self, collator: Any, seed: int) -> None:
@@ -130,6 +132,45 @@ class SeededMasking:
         return int.from_bytes(digest.digest()[:8], "little") & ((1 << 63) - 1)
 
     def __call__(self, examples: List[Dict[str, Any]]) -> Dict[str, Any]:
+        from transformers import DataCollatorForWholeWordMask
+
+        if isinstance(self.collator, DataCollatorForWholeWordMask):
+            return _pad_rows(self._whole_word_rows(examples), self.collator.tokenizer.pad_token_id)
+        return self._mask_tokens(examples)
+
+    def _mask_tokens(self, examples: List[Dict[str, Any]]) -> Dict[str, Any]:
+        """Token masking as the collator does it (mlm_probability of the
+        non-special wordpieces; of those, mask_replace_prob become [MASK] and
+        random_replace_prob a random wordpiece), with each sequence's random
+        numbers drawn from its own generator, then applied to the whole batch."""
+        import torch
+
+        c, tok = self.collator, self.collator.tokenizer
+        width = max(len(e["input_ids"]) for e in examples)
+        input_ids = torch.full((len(examples), width), tok.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(examples), width), dtype=torch.long)
+        draws = torch.ones((len(examples), 3, width))
+        random_words = torch.zeros((len(examples), width), dtype=torch.long)
+        for i, example in enumerate(examples):
+            n = len(example["input_ids"])
+            input_ids[i, :n] = torch.as_tensor(example["input_ids"], dtype=torch.long)
+            attention_mask[i, :n] = 1
+            generator = torch.Generator().manual_seed(self._sequence_seed(example["input_ids"]))
+            draws[i, :, :n] = torch.rand((3, n), generator=generator)
+            random_words[i, :n] = torch.randint(len(tok), (n,), generator=generator)
+        special = torch.isin(input_ids, torch.tensor(sorted(set(tok.all_special_ids)), dtype=torch.long))
+        masked = (draws[:, 0] < c.mlm_probability) & ~special & attention_mask.bool()
+        labels = torch.where(masked, input_ids, torch.full_like(input_ids, -100))
+        replaced = masked & (draws[:, 1] < c.mask_replace_prob)
+        rest = 1.0 - c.mask_replace_prob
+        randomised = masked & ~replaced & (draws[:, 2] < (c.random_replace_prob / rest if rest > 0 else 0.0))
+        input_ids[replaced] = tok.mask_token_id
+        input_ids[randomised] = random_words[randomised]
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+    def _whole_word_rows(self, examples: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """Whole-word masking (which also draws from `random`): the collator on
+        one sequence at a time, under the sequence's seed, global RNGs restored."""
         import random
 
         import torch
@@ -141,11 +182,11 @@ class SeededMasking:
                 for example in examples:
                     seed = self._sequence_seed(example["input_ids"])
                     torch.manual_seed(seed)
-                    random.seed(seed)  # whole-word masking draws from `random`
+                    random.seed(seed)
                     rows.append(self.collator([{"input_ids": example["input_ids"]}]))
         finally:
             random.setstate(py_state)
-        return _pad_rows(rows, self.collator.tokenizer.pad_token_id)
+        return rows
 
 
 def _pad_rows(rows: List[Dict[str, Any]], pad_id: int) -> Dict[str, Any]:
