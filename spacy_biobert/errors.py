@@ -255,6 +255,10 @@ class Errors(metaclass=ErrorsWithCodes):
     E2655 = ("{path}: md5 {got}, expected {expected}: not the public source {url}.")
     E2656 = ("Derived {name} {file} has md5 {got}, expected {expected}: the sources in "
             "{sources} are not the pinned public files.")
+    # 2660-2669: apps.pretrain under torchrun
+    E2660 = ("{path} packs into {n} training sequences, fewer than one batch for each "
+            "process ({batch} x {processes}): give more text, or a smaller --batch-size "
+            "or fewer processes.")
     # 2700-2799: cli and benchmarks
     E2701 = ("Nothing to visualize: {what}.")
     E2702 = ("{path} is not a pipeline with a transformer: the throughput "
