@@ -54,6 +54,7 @@ from thinc.types import Floats2d
 
 from ..errors import Errors
 from ..extensions import ENT_CONFIDENCE_ATTR, install_extensions
+from ..integrity import guard_pipeline
 from ..losses import softmax_cross_entropy
 from . import scorer as _scorer  # noqa: F401  (registers the scorer functions)
 from .tags import iob_to_spans
@@ -118,6 +119,7 @@ def make_biobert_ner(
         there (see the module docstring).
     scorer (Optional[Callable]): the scoring method.
     """
+    guard_pipeline(nlp)  # checked loading, checksums on saving (spacy_biobert.integrity)
     return BioBertNER(
         nlp.vocab, model, name, decoding=decoding, confidence_attr=confidence_attr,
         spans_key=spans_key, existing_ents=existing_ents, scorer=scorer,

@@ -84,6 +84,7 @@ from ..base_model import own_encoder_model_config
 from ..encoder_pipe import EncoderPipe
 from ..errors import Errors
 from ..extensions import ANSWERS_ATTR, QUESTIONS_ATTR, install_extensions
+from ..integrity import guard_pipeline
 from ..losses import softmax_cross_entropy
 from . import scorer as _scorer  # noqa: F401  (registers the scorer functions)
 from .decoding import _nbest_answers, _product_answers
@@ -143,6 +144,7 @@ def make_biobert_qa(
     answers_attr (str): the Doc._ attribute for the answers.
     scorer (Optional[Callable]): the scoring method.
     """
+    guard_pipeline(nlp)  # checked loading, checksums on saving (spacy_biobert.integrity)
     return QuestionAnswerer(
         nlp.vocab, model, name, top_k=top_k, max_answer_length=max_answer_length,
         doc_stride=doc_stride, n_best_size=n_best_size, null_answer=null_answer,

@@ -64,6 +64,7 @@ from ..base_model import own_encoder_model_config
 from ..encoder_pipe import EncoderPipe
 from ..errors import Errors, Warnings
 from ..extensions import RELATIONS_ATTR, install_extensions
+from ..integrity import guard_pipeline
 from ..losses import softmax_cross_entropy
 from . import scorer as _scorer  # noqa: F401  (registers the scorer functions)
 from .candidates import CandidateGetterT, PairCandidate
@@ -131,6 +132,7 @@ def make_biobert_relation_extractor(
     relations_attr (str): the Doc._ attribute for relations.
     scorer (Optional[Callable]): the scoring method.
     """
+    guard_pipeline(nlp)  # checked loading, checksums on saving (spacy_biobert.integrity)
     return RelationExtractor(
         nlp.vocab, model, name, candidates=candidates, no_relation_label=no_relation_label,
         tags=tags, overlap_tag=overlap_tag, max_pairs_per_sentence=max_pairs_per_sentence,
