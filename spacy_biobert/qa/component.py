@@ -45,7 +45,8 @@ best first, one per distinct answer text. ``score`` depends on the
   and the window's passage wordpieces), never renormalised; a text found in
   several spans or windows keeps its best score.
 Records are plain data, so they survive ``DocBin(store_user_data=True)``,
-``doc.to_bytes()`` and ``nlp.pipe(n_process=2)``; ``answer_spans(doc, i)``
+``doc.to_bytes()`` and ``nlp.pipe(n_process=2)`` equal, as lists and dicts
+(``spacy_biobert.extensions``); ``answer_spans(doc, i)``
 turns the answers of question ``i`` into ``Span`` objects.
 
 No answer. Windows that do not contain the gold answer are trained to point

@@ -22,8 +22,9 @@ not listed; pairs that got no prediction, see below, neither)::
 
 ``start``/``end`` are token offsets, ``start_char``/``end_char`` character
 offsets into ``doc.text``; ``scores`` has every class, the no-relation label
-included. Records are plain data, so they survive ``DocBin(store_user_data=True)``
-(which reads the list back as a tuple), ``doc.to_bytes()`` and ``nlp.pipe(n_process=2)``; ``relation_spans(doc, record)``
+included. Records are plain data, so they survive ``DocBin(store_user_data=True)``,
+``doc.to_bytes()`` and ``nlp.pipe(n_process=2)`` equal, as lists and dicts
+(``spacy_biobert.extensions``); ``relation_spans(doc, record)``
 turns a record back into two ``Span`` objects. Gold relations for training go
 into the reference docs' ``doc._.relations`` in the same form (only ``head``,
 ``tail`` and ``label`` are read, matched by character offsets); a reference doc
