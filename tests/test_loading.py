@@ -201,3 +201,34 @@ def test_loading_pickle_payload_is_refused(ner_dir, tmp_path, monkeypatch):
     assert "[E2041]" in text and "transformer/model (of component 'transformer')" in text
     assert "sources you trust" in text
     assert not marker.exists()
+
+
+def test_loading_spacy_train_writes_the_manifest(tiny_bert, tmp_path):
+    """`spacy train` with configs/ner.cfg (unchanged: the components'
+    factories install the guards) saves model-best and model-last with a
+    manifest that matches their files."""
+    import subprocess
+    import sys
+
+    train = tmp_path / "train.tsv"
+    train.write_text(
+        "familial\tB-Disease\npolyposis\tI-Disease\nis\tO\nrare\tO\n\nthe\tO\ngene\tO\n.\tO\n",
+        encoding="utf8",
+    )
+    config = pathlib.Path(__file__).parent.parent / "configs" / "ner.cfg"
+    out = subprocess.run(
+        [sys.executable, "-m", "spacy", "train", str(config), "--output", str(tmp_path / "out"),
+         "--paths.train", str(train), "--paths.dev", str(train), "--paths.base_model", str(tiny_bert),
+         "--training.max_steps", "2", "--training.max_epochs", "1"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    for name in ("model-best", "model-last"):
+        path = tmp_path / "out" / name
+        lines = (path / MANIFEST).read_text(encoding="utf8").splitlines()
+        listed = dict(reversed(line.split("  ", 1)) for line in lines)
+        assert "transformer/model" in listed and "ner/model" in listed
+        assert all(listed[f] == sha256_file(path / f) for f in listed), name
+    truncate(tmp_path / "out" / "model-best" / "ner" / "model")
+    with pytest.raises(DamagedPipelineError, match=r"ner/model \(of component 'ner'\)"):
+        spacy.load(tmp_path / "out" / "model-best")
