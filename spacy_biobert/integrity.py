@@ -94,7 +94,8 @@ def read_manifest(path: Path) -> Optional[Dict[str, str]]:
     out: Dict[str, str] = {}
     for i, line in enumerate(manifest.read_text(encoding="utf8", errors="replace").splitlines(), 1):
         digest, sep, rel = line.partition("  ")
-        if not sep or len(digest) != 64 or not rel or any(c not in "0123456789abcdef" for c in digest):
+        outside = rel.startswith("/") or ".." in rel.split("/")  # only files of the folder
+        if not sep or len(digest) != 64 or not rel or outside or any(c not in "0123456789abcdef" for c in digest):
             raise DamagedPipelineError(Errors.E2042.format(path=manifest, line=i, content=line[:80]))
         out[rel] = digest
     return out

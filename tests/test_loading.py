@@ -232,3 +232,13 @@ def test_loading_spacy_train_writes_the_manifest(tiny_bert, tmp_path):
     truncate(tmp_path / "out" / "model-best" / "ner" / "model")
     with pytest.raises(DamagedPipelineError, match=r"ner/model \(of component 'ner'\)"):
         spacy.load(tmp_path / "out" / "model-best")
+
+
+@pytest.mark.parametrize("line", ["not a checksum line", "ab  ner/model", "0" * 64 + "  ../outside"])
+def test_loading_malformed_manifest_line(ner_dir, tmp_path, line):
+    path = copy_pipeline(ner_dir, tmp_path)
+    with (path / MANIFEST).open("a", encoding="utf8") as f:
+        f.write(line + "\n")
+    n = len((path / MANIFEST).read_text(encoding="utf8").splitlines())
+    with pytest.raises(DamagedPipelineError, match=rf"{MANIFEST}:{n}: malformed line .*\[E2042\]|\[E2042\] .*{MANIFEST}:{n}: malformed line"):
+        spacy.load(path)
