@@ -77,6 +77,14 @@ class Errors(metaclass=ErrorsWithCodes):
     E2006 = ("Base model '{name}' could not be loaded: {err}. With no internet, "
             "only 'embedded' and local folders work; set HF_HUB_OFFLINE=1 to fail "
             "fast, or download the model on a machine with internet first.")
+    # 2040-2049: integrity (loading pipeline folders safely)
+    E2040 = ("The pipeline folder {path} is damaged: {file} (of {owner}) {problem}. "
+            "Copy the folder again from where it came from, or train the pipeline again.")
+    E2041 = ("Refused to load {path}: {file} (of {owner}) holds a pickled Python "
+            "object that would run code when loaded, not only tensors. Load "
+            "pipelines only from sources you trust; this one may have been tampered with.")
+    E2042 = ("{path}:{line}: malformed line {content!r}: expected '<sha256>  <file>'. "
+            "The pipeline folder is damaged: copy it again, or train the pipeline again.")
     # 2100-2199: layers and architectures
     E2101 = ("The pair encoder got a text of {n} wordpieces, more than its maximum "
             "of {limit}: the relation extractor windows long sentences before "
