@@ -29,6 +29,7 @@ renamed, so a reader never sees half a file.
 """
 
 import hashlib
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -261,7 +262,11 @@ def quantize_int8(src: Path, dst: Path, settings: Optional[Dict[str, Any]] = Non
         nodes = onnx.load(str(src), load_external_data=False).graph.node
         settings["nodes_to_exclude"] = [
             n.name for n in nodes if n.op_type == "MatMul" and any(p.search(n.name) for p in patterns)]
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, **settings)
+    logging.disable(logging.WARNING)  # "consider pre-processing": a hint, on the root logger
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, **settings)
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _import_ort() -> Any:
