@@ -39,6 +39,9 @@ class Warnings(metaclass=ErrorsWithCodes):
     W2002 = ("Token {i} of a document ('{text}...') is {n} characters long, more than "
             "a window of {max_chars} characters: its window may be cut at the "
             "model's maximum length, but the token still gets a prediction.")
+    # 2100-2199: layers and architectures
+    W2130 = ("The cached ONNX export {path} could not be loaded ({err}); it is "
+            "exported again.")
     # 2200-2299: ner
     W2201 = ("Document {doc_id!r}: the mention at characters {start}-{end} cannot be "
             "placed on its text ({n} characters: offsets outside it, or only "

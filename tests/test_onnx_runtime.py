@@ -123,3 +123,14 @@ def test_onnx_without_onnxruntime_is_a_clear_error(trained_ner_dir, monkeypatch)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails
     with pytest.raises(ImportError, match=r"E2131.*spacy-biobert\[onnx\]"):
         spacy.load(trained_ner_dir, config=_runtime_config("onnx-int8"))
+
+
+def test_onnx_damaged_cache_file_is_exported_again(trained_ner_dir, cache):
+    eager = _predict(spacy.load(trained_ner_dir))[0]
+    _predict(spacy.load(trained_ner_dir, config=_runtime_config("onnx-fp32")))
+    (path,) = cache.iterdir()
+    path.write_bytes(path.read_bytes()[:1000])  # truncated, as by a killed copy
+    with pytest.warns(UserWarning, match=r"W2130"):
+        again = _predict(spacy.load(trained_ner_dir, config=_runtime_config("onnx-fp32")))[0]
+    assert again == eager
+    assert path.stat().st_size > 1000

@@ -13,6 +13,9 @@ architecture (``[components.transformer.model] runtime``; override it at load:
   (dynamic quantisation: activations are quantised per batch, so no
   calibration data is needed), see ``INT8_SETTINGS``.
 
+The ONNX runtimes run on the CPU (CPUExecutionProvider) with torch's thread
+count; their outputs go back to the transformer's device.
+
 Only prediction changes: the length-bucketed forward
 (``layers.length_buckets``) runs each group of windows through the session
 instead of the PyTorch module, with the same windows and buckets. Training
@@ -32,12 +35,13 @@ import hashlib
 import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from thinc.api import Model
 
-from ..errors import Errors
+from ..errors import Errors, Warnings
 from .hf import runtime_state, set_runtime_state, torch_module  # noqa: F401
 
 RUNTIMES = ("torch", "onnx-fp32", "onnx-int8")
@@ -159,10 +163,11 @@ class OnnxEncoder:
         import numpy
         import torch
 
+        device = kwargs[self.input_names[0]].device
         feed = {name: numpy.ascontiguousarray(kwargs[name].detach().cpu().numpy(), dtype="int64")
                 for name in self.input_names}
         outputs = self.session.run(self.output_names, feed)
-        return self.output_cls(**{k: torch.from_numpy(v) for k, v in zip(self.output_names, outputs)})
+        return self.output_cls(**{k: torch.from_numpy(v).to(device) for k, v in zip(self.output_names, outputs)})
 
 
 def default_cache_dir() -> Path:
@@ -200,6 +205,12 @@ def load_or_export(module: Any, input_names: List[str], runtime: str,
     output_cls, output_names = _probe(module, input_names)
     key = weights_key(module, input_names, runtime)
     path = folder / f"{key[:32]}-{runtime}.onnx"
+    if path.exists():
+        try:
+            return OnnxEncoder(path, output_cls, output_names)
+        except Exception as err:  # a damaged file (ORT raises its own kinds): export again
+            warnings.warn(Warnings.W2130.format(path=path, err=str(err)[:200]))
+            path.unlink()
     if not path.exists():
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -218,8 +229,6 @@ def load_or_export(module: Any, input_names: List[str], runtime: str,
 
 def export_onnx(module: Any, path: Path, input_names: List[str], output_names: List[str]) -> None:
     """torch.onnx.export (TorchScript exporter) with dynamic batch and length axes."""
-    import warnings
-
     import torch
 
     wrapper = _Outputs(module, input_names, output_names)
