@@ -4,6 +4,8 @@ quantised and agrees, the export is cached by the weights, training runs
 PyTorch. onnxruntime and onnx are test requirements (the `test` extra): without
 them these tests fail, they do not skip."""
 
+import pickle
+
 import numpy
 import onnx  # noqa: F401 (a missing test requirement fails here, in CI too)
 import onnxruntime  # noqa: F401
@@ -13,7 +15,7 @@ import torch
 from util import TRAIN_DATA, make_examples
 
 from spacy_biobert.layers import get_runtime, use_runtime
-from spacy_biobert.layers.hf import torch_module
+from spacy_biobert.layers.hf import runtime_state, torch_module
 
 TEXTS = [t for t, _ in TRAIN_DATA] + [
     "women with colon cancer and ovarian cancer were observed in this study .",
@@ -85,6 +87,9 @@ def test_onnx_cache_is_reused_and_keyed_by_the_weights(trained_ner_dir, cache):
     eager = _predict(_with_weights(spacy.load(trained_ner_dir), module))
     assert changed[0] == eager[0]
     assert not numpy.allclose(changed[2][0], first[2][0], atol=1e-3)
+    # a pickled or copied pipeline (worker processes) takes the setting, not the open session
+    state = pickle.loads(pickle.dumps(runtime_state(nlp.get_pipe("transformer").model)))
+    assert (state.runtime, state.encoder) == ("onnx-fp32", None)
 
 
 def _with_weights(nlp, module):

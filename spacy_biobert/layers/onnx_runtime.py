@@ -74,6 +74,13 @@ class RuntimeState:
         self.stale = True
         self.signature: Optional[Tuple[Any, ...]] = None
 
+    def __getstate__(self) -> Dict[str, Any]:
+        # a copied or pickled pipeline (processes) opens its own session
+        return {"runtime": self.runtime, "cache_dir": self.cache_dir}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__init__(state["runtime"], state["cache_dir"])  # type: ignore[misc]
+
 
 def check_runtime(runtime: str) -> str:
     if runtime not in RUNTIMES:
