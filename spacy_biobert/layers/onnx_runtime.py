@@ -216,8 +216,8 @@ def load_or_export(module: Any, input_names: List[str], runtime: str,
         try:
             return OnnxEncoder(path, output_cls, output_names)
         except Exception as err:  # a damaged file (ORT raises its own kinds): export again
-            warnings.warn(Warnings.W2130.format(path=path, err=str(err)[:200]))
-            path.unlink()
+            warnings.warn(Warnings.W2130.format(path=path, err=str(err)[:200]), stacklevel=2)
+            path.unlink(missing_ok=True)
     if not path.exists():
         try:
             folder.mkdir(parents=True, exist_ok=True)
