@@ -23,7 +23,7 @@ In one process, on the same texts and the same transformer weights:
    texts at a time, each buffer grouped by the same length buckets: the same
    forward passes with no pipeline around them. For reference, also the bare
    forward over all texts sorted by length at once (only possible offline);
-4. with ``--onnx`` (the default): the pipeline's transformer on ONNX Runtime,
+4. with ``--onnx`` (the default when onnxruntime is installed): the pipeline's transformer on ONNX Runtime,
    fp32 and int8 (``spacy_biobert.layers.onnx_runtime``: ``runtime =
    "onnx-fp32"`` / ``"onnx-int8"``), through ``nlp.pipe`` and as bare forwards
    on the same session, buffers and buckets (``throughput_onnx``); with
@@ -290,13 +290,23 @@ def run_throughput(
     model: Optional[str] = None, base_model: str = "embedded", texts: Path = DEFAULT_TEXTS, limit: int = 300,
     batch_size: int = 32, rounds: int = 3, threads: int = 0, int8: bool = False, f1: bool = False,
     breakdown: bool = True, stream_docs: str = "400,800,1600,3200", lengths: str = "1000,10000", repeats: int = 2,
-    onnx: bool = True, onnx_cache: Optional[str] = None,
+    onnx: Optional[bool] = None, onnx_cache: Optional[str] = None,
 ) -> Dict[str, Any]:
-    """The whole benchmark (see the module's docstring); RETURNS its results."""
+    """The whole benchmark (see the module's docstring); RETURNS its results.
+    onnx None: the ONNX arms if onnxruntime is installed (else skipped, said
+    in the settings); True: required (E2131 without it)."""
+    import importlib.util
+
     from . import throughput_onnx as tox
 
+    have_ort = importlib.util.find_spec("onnxruntime") is not None
     b = set_up(model, base_model, texts, limit, batch_size, rounds, threads)
     results: Dict[str, Any] = {"settings": bench_settings(b, model, base_model, texts)}
+    if onnx is None:
+        onnx = have_ort
+        if not have_ort:
+            results["settings"]["onnx"] = "skipped: onnxruntime is not installed (pip install 'spacy-biobert[onnx]')"
+            sys.stderr.write(results["settings"]["onnx"] + "\n")
     states = tox.runtime_states(b.nlp, onnx_cache) if onnx else None
     if states is not None:
         tox.warm_up(b.nlp, states, b.texts)
@@ -333,7 +343,7 @@ def throughput_command(
     stream_docs: str = typer.Option("400,800,1600,3200", "--stream-docs", help="memory vs docs: counts, comma-separated ('' to skip)"),
     lengths: str = typer.Option("1000,10000", "--lengths", help="time vs length: words, comma-separated ('' to skip)"),
     repeats: int = typer.Option(2, "--repeats"),
-    onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="also time (and score, with --f1) the transformer on ONNX Runtime, fp32 and int8"),
+    onnx: Optional[bool] = typer.Option(None, "--onnx/--no-onnx", help="also time (and score, with --f1) the transformer on ONNX Runtime, fp32 and int8 (default: if onnxruntime is installed)"),
     onnx_cache: Optional[str] = typer.Option(None, "--onnx-cache", help="folder of the cached ONNX exports (default: SPACY_BIOBERT_ONNX_CACHE, else the user cache)"),
     output: Optional[Path] = typer.Option(None, "--output", help="JSON results"),
     markdown_path: Optional[Path] = typer.Option(None, "--markdown", help="markdown table"),
