@@ -25,6 +25,7 @@ def test_benchmarks_throughput_runs(tiny_bert, tmp_path):
     assert sorted(p.name.split("-", 1)[1] for p in (tmp_path / "onnx").glob("*.onnx")) == [
         "onnx-fp32.onnx", "onnx-int8.onnx"]
     assert rows["onnx_fp32_spacy"]["entities"] == rows["spacy"]["entities"]
+    assert (rows["onnx_fp32_spacy"]["runtime"], rows["onnx_int8_spacy"]["runtime"]) == ("onnx-fp32", "onnx-int8")
     assert set(results["ratios"]) >= {"onnx-int8 nlp.pipe / eager nlp.pipe", "onnx-int8 nlp.pipe / onnx-int8 bare"}
     assert all(r["docs"] == 10 for r in rows.values())
     assert all(len(r["round_seconds"]) == 2 for r in rows.values())
