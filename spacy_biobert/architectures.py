@@ -126,6 +126,7 @@ def build_transformer_model_v1(
     grad_scaler_config: Dict[str, Any] = SimpleFrozenDict(),
     batch_overhead: int = 32,
     max_batch_items: int = 4096,
+    runtime: str = "torch",
 ) -> Model[List[Doc], Any]:
     """spacy-transformers.TransformerModel.v3 (same arguments, same weights and
     serialization) that predicts length-bucketed: each batch's windows are run
@@ -136,16 +137,21 @@ def build_transformer_model_v1(
     batch_overhead (int): the fixed cost of one forward pass, in padded
         wordpieces (CPU: ~32; GPU: raise it, e.g. 1024).
     max_batch_items (int): most padded wordpieces in one forward pass.
+    runtime (str): what predicts: "torch" (PyTorch eager), "onnx-fp32" or
+        "onnx-int8" (ONNX Runtime, exported on first use and cached; see
+        spacy_biobert.layers.onnx_runtime). Training always runs PyTorch.
     """
     from spacy_transformers.layers import TransformerModel
 
     from .layers.length_buckets import set_length_buckets
+    from .layers.onnx_runtime import set_runtime
 
     model = TransformerModel(
         name, get_spans, dict(tokenizer_config), dict(transformer_config),
         mixed_precision, dict(grad_scaler_config),
     )
-    return set_length_buckets(model, batch_overhead=batch_overhead, max_batch_items=max_batch_items)
+    set_length_buckets(model, batch_overhead=batch_overhead, max_batch_items=max_batch_items)
+    return set_runtime(model, runtime)
 
 
 @registry.architectures("spacy-biobert.PairClassifier.v1")

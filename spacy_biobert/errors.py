@@ -39,6 +39,9 @@ class Warnings(metaclass=ErrorsWithCodes):
     W2002 = ("Token {i} of a document ('{text}...') is {n} characters long, more than "
             "a window of {max_chars} characters: its window may be cut at the "
             "model's maximum length, but the token still gets a prediction.")
+    # 2100-2199: layers and architectures
+    W2130 = ("The cached ONNX export {path} could not be loaded ({err}); it is "
+            "exported again.")
     # 2200-2299: ner
     W2201 = ("Document {doc_id!r}: the mention at characters {start}-{end} cannot be "
             "placed on its text ({n} characters: offsets outside it, or only "
@@ -94,6 +97,14 @@ class Errors(metaclass=ErrorsWithCodes):
     E2103 = ("Length buckets need batch_overhead >= 0 and max_batch_items >= 1, "
             "got batch_overhead={batch_overhead}, max_batch_items={max_batch_items}.")
     E2104 = ("Invalid span encoder settings: {what}.")
+    E2130 = ("Unknown transformer runtime {runtime!r}: use one of {runtimes} "
+            "([components.transformer.model] runtime, or use_runtime(nlp, runtime)).")
+    E2131 = ("The ONNX runtimes need onnxruntime and onnx: `pip install "
+            "'spacy-biobert[onnx]'` (or use runtime = \"torch\"). ({err})")
+    E2132 = ("Cannot create the ONNX cache folder {path}: {err}. Set "
+            "SPACY_BIOBERT_ONNX_CACHE to a writable folder.")
+    E2133 = ("Could not export the {model} encoder to ONNX: {err}. Use runtime = "
+            "\"torch\" for this model.")
     # 2200-2299: ner
     E2201 = ("{path}:{line}: malformed line {content!r}: expected 'token<TAB>tag' "
             "with exactly two tab-separated fields.")

@@ -16,10 +16,17 @@ def test_benchmarks_throughput_runs(tiny_bert, tmp_path):
         "--base-model", str(tiny_bert), "--texts", str(texts), "--limit", "10",
         "--batch-size", "4", "--rounds", "2", "--stream-docs", "5,10", "--lengths", "50,200",
         "--repeats", "1", "--quantize", "--output", str(tmp_path / "r.json"),
-        "--markdown", str(tmp_path / "r.md"),
+        "--markdown", str(tmp_path / "r.md"), "--onnx-cache", str(tmp_path / "onnx"),
     ])
     rows = results["throughput"]
-    assert set(rows) == {"spacy_one_pass", "spacy", "hf", "bare_sorted", "bare"}
+    assert set(rows) == {"spacy_one_pass", "spacy", "hf", "bare_sorted", "bare", "onnx_fp32_spacy",
+                         "onnx_fp32_bare", "onnx_int8_spacy", "onnx_int8_bare"}
+    # the ONNX arms ran on ONNX Runtime: one export per precision in the cache
+    assert sorted(p.name.split("-", 1)[1] for p in (tmp_path / "onnx").glob("*.onnx")) == [
+        "onnx-fp32.onnx", "onnx-int8.onnx"]
+    assert rows["onnx_fp32_spacy"]["entities"] == rows["spacy"]["entities"]
+    assert (rows["onnx_fp32_spacy"]["runtime"], rows["onnx_int8_spacy"]["runtime"]) == ("onnx-fp32", "onnx-int8")
+    assert set(results["ratios"]) >= {"onnx-int8 nlp.pipe / eager nlp.pipe", "onnx-int8 nlp.pipe / onnx-int8 bare"}
     assert all(r["docs"] == 10 for r in rows.values())
     assert all(len(r["round_seconds"]) == 2 for r in rows.values())
     assert all(r["words_per_second"] > 0 for r in list(rows.values()) + list(results["int8"].values()))
@@ -36,7 +43,11 @@ def test_benchmarks_throughput_f1(tiny_bert, tmp_path):
     iob.write_text("women\tO\nwith\tO\nbreast\tB\ncancer\tI\n\nthe\tO\napc\tO\ngene\tO\n", encoding="utf8")
     results = main([
         "--base-model", str(tiny_bert), "--texts", str(iob), "--rounds", "1", "--stream-docs", "",
-        "--lengths", "", "--no-breakdown", "--quantize", "--f1",
+        "--lengths", "", "--no-breakdown", "--quantize", "--f1", "--onnx-cache", str(tmp_path / "onnx"),
     ])
-    assert set(results["f1"]) == {"fp32", "int8", "int8 F1 cost (points)"}
+    assert set(results["f1"]) == {"fp32", "int8", "int8 F1 cost (points)", "onnx-fp32", "onnx-int8",
+                                  "onnx-fp32 F1 cost (points)", "onnx-int8 F1 cost (points)"}
     assert results["f1"]["fp32"]["n_sentences"] == 2
+    # fp32 on ONNX Runtime predicts what eager predicts (an untrained model's entities included)
+    assert results["f1"]["onnx-fp32"]["n_pred_entities"] == results["f1"]["fp32"]["n_pred_entities"]
+    assert results["f1"]["onnx-fp32 F1 cost (points)"] == 0

@@ -2,6 +2,7 @@
 
     python -m spacy_biobert.benchmarks.throughput [--model training/ncbi_disease/model-best]
         [--texts assets/ner/ncbi_disease/test.tsv] [--limit 300] [--rounds 3] [--quantize] [--f1]
+        [--onnx/--no-onnx] [--onnx-cache DIR]
         [--output metrics/benchmark_throughput.json] [--markdown metrics/benchmark_throughput.md]
 
 In one process, on the same texts and the same transformer weights:
@@ -21,7 +22,12 @@ In one process, on the same texts and the same transformer weights:
    on the tokenised texts, seeing them as ``nlp.pipe`` does, ``--batch-size``
    texts at a time, each buffer grouped by the same length buckets: the same
    forward passes with no pipeline around them. For reference, also the bare
-   forward over all texts sorted by length at once (only possible offline).
+   forward over all texts sorted by length at once (only possible offline);
+4. with ``--onnx`` (the default when onnxruntime is installed): the pipeline's transformer on ONNX Runtime,
+   fp32 and int8 (``spacy_biobert.layers.onnx_runtime``: ``runtime =
+   "onnx-fp32"`` / ``"onnx-int8"``), through ``nlp.pipe`` and as bare forwards
+   on the same session, buffers and buckets (``throughput_onnx``); with
+   ``--f1`` the F1 of each; the export is cached in ``--onnx-cache``.
 
 Every method runs once per round, ``--rounds`` rounds interleaved, and the
 fastest round of each is reported (the machine may be shared: interleaving
@@ -50,7 +56,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import typer
 
@@ -114,8 +120,9 @@ def markdown(results: Dict[str, Any]) -> str:
             if isinstance(r, dict):
                 lines.append(f"| {name} | {100 * r['precision']:.2f} | {100 * r['recall']:.2f} | "
                              f"{100 * r['f1']:.2f} | {r['n_pred_entities']} |")
-        if "int8 F1 cost (points)" in results["f1"]:
-            lines.append(f"\nint8 F1 cost: {results['f1']['int8 F1 cost (points)']} points")
+        for key, value in results["f1"].items():
+            if key.endswith("F1 cost (points)"):
+                lines.append(f"\n{key.replace(' (points)', '')}: {value} points")
     if results.get("breakdown"):
         b = results["breakdown"]
         lines += ["", f"Where the time of nlp.pipe (length-bucketed) goes: one instrumented run, "
@@ -190,8 +197,9 @@ def bench_settings(b: Bench, model: Optional[str], base_model: str, texts_path: 
     }
 
 
-def time_fp32(b: Bench) -> Dict[str, Dict[str, Any]]:
-    """The five fp32 arms, best of interleaved rounds."""
+def time_fp32(b: Bench, extra_arms: Sequence[Tuple[str, Callable[[], Dict[str, Any]]]] = ()
+              ) -> Dict[str, Dict[str, Any]]:
+    """The five fp32 arms (and `extra_arms`: the ONNX ones), best of interleaved rounds."""
     nlp, texts, bs, classifier, tokenizer = b.nlp, b.texts, b.batch_size, b.classifier, b.tokenizer
     return best_of_rounds([
         ("spacy_one_pass", lambda: time_spacy(
@@ -201,6 +209,7 @@ def time_fp32(b: Bench) -> Dict[str, Dict[str, Any]]:
         ("hf", lambda: time_hf_pipeline(classifier, tokenizer, texts, bs)),
         ("bare_sorted", lambda: time_bare_forward(classifier, tokenizer, texts, bs)),
         ("bare", lambda: time_bare_forward(classifier, tokenizer, texts, bs, buckets=b.buckets)),
+        *extra_arms,
     ], b.rounds)
 
 
@@ -281,18 +290,38 @@ def run_throughput(
     model: Optional[str] = None, base_model: str = "embedded", texts: Path = DEFAULT_TEXTS, limit: int = 300,
     batch_size: int = 32, rounds: int = 3, threads: int = 0, int8: bool = False, f1: bool = False,
     breakdown: bool = True, stream_docs: str = "400,800,1600,3200", lengths: str = "1000,10000", repeats: int = 2,
+    onnx: Optional[bool] = None, onnx_cache: Optional[str] = None,
 ) -> Dict[str, Any]:
-    """The whole benchmark (see the module's docstring); RETURNS its results."""
+    """The whole benchmark (see the module's docstring); RETURNS its results.
+    onnx None: the ONNX arms if onnxruntime is installed (else skipped, said
+    in the settings); True: required (E2131 without it)."""
+    import importlib.util
+
+    from . import throughput_onnx as tox
+
+    have_ort = importlib.util.find_spec("onnxruntime") is not None
     b = set_up(model, base_model, texts, limit, batch_size, rounds, threads)
     results: Dict[str, Any] = {"settings": bench_settings(b, model, base_model, texts)}
-    results["throughput"] = time_fp32(b)
+    if onnx is None:
+        onnx = have_ort
+        if not have_ort:
+            results["settings"]["onnx"] = "skipped: onnxruntime is not installed (pip install 'spacy-biobert[onnx]')"
+            sys.stderr.write(results["settings"]["onnx"] + "\n")
+    states = tox.runtime_states(b.nlp, onnx_cache) if onnx else None
+    if states is not None:
+        tox.warm_up(b.nlp, states, b.texts)
+    results["throughput"] = time_fp32(b, tox.onnx_arms(b, states) if states else ())
     results["ratios"] = fp32_ratios(results["throughput"])
+    if states is not None:
+        results["ratios"].update(tox.onnx_ratios(results["throughput"]))
     results["padding"] = padding(results["throughput"])
     if breakdown:
         results["breakdown"] = nlp_pipe_breakdown(b.nlp, b.texts, b.batch_size)
     f1_path = texts if f1 and is_iob(texts) else None
     if f1_path is not None:
         results["f1"] = fp32_f1(b, f1_path)
+        if states is not None:
+            results["f1"].update(tox.onnx_f1(b, states, f1_path, results["f1"]["fp32"]))
     scaling(b, results, stream_docs, lengths, repeats)
     if int8:
         time_int8(b, results, f1_path)
@@ -314,12 +343,14 @@ def throughput_command(
     stream_docs: str = typer.Option("400,800,1600,3200", "--stream-docs", help="memory vs docs: counts, comma-separated ('' to skip)"),
     lengths: str = typer.Option("1000,10000", "--lengths", help="time vs length: words, comma-separated ('' to skip)"),
     repeats: int = typer.Option(2, "--repeats"),
+    onnx: Optional[bool] = typer.Option(None, "--onnx/--no-onnx", help="also time (and score, with --f1) the transformer on ONNX Runtime, fp32 and int8 (default: if onnxruntime is installed)"),
+    onnx_cache: Optional[str] = typer.Option(None, "--onnx-cache", help="folder of the cached ONNX exports (default: SPACY_BIOBERT_ONNX_CACHE, else the user cache)"),
     output: Optional[Path] = typer.Option(None, "--output", help="JSON results"),
     markdown_path: Optional[Path] = typer.Option(None, "--markdown", help="markdown table"),
 ) -> Dict[str, Any]:
     """Inference throughput of a spacy-biobert NER pipeline, against Hugging Face and the bare model."""
     results = run_throughput(model, base_model, texts, limit, batch_size, rounds, threads, int8, f1,
-                             not no_breakdown, stream_docs, lengths, repeats)
+                             not no_breakdown, stream_docs, lengths, repeats, onnx, onnx_cache)
     table = markdown(results)
     sys.stdout.write(table)
     if output:

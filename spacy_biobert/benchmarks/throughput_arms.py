@@ -156,7 +156,7 @@ def time_hf_pipeline(model, tokenizer, texts: List[str], batch_size: int) -> Dic
 
 def time_bare_forward(
     model, tokenizer, texts: List[str], batch_size: int, *, buckets: Optional[Dict[str, int]] = None,
-    name: Optional[str] = None,
+    name: Optional[str] = None, forward_fn: Optional[Callable[[Any, Any], Any]] = None,
 ) -> Dict[str, Any]:
     """Tokenise, batch, forward under inference_mode, argmax: the limit.
 
@@ -164,6 +164,8 @@ def time_bare_forward(
     them), each buffer in the length buckets of spacy_biobert.layers.length_buckets
     with these settings. None: all texts sorted by length at once, in batches
     of `batch_size` (offline only).
+    forward_fn: called as forward_fn(input_ids, attention_mask) instead of
+        `model`'s forward and argmax (e.g. an ONNX Runtime session and the head).
     """
     import torch
 
@@ -193,7 +195,10 @@ def time_bare_forward(
                 ids[j, :len(x)] = torch.tensor(x)
                 mask[j, :len(x)] = 1
             t0 = time.perf_counter()
-            model(input_ids=ids, attention_mask=mask).logits.argmax(-1)
+            if forward_fn is None:
+                model(input_ids=ids, attention_mask=mask).logits.argmax(-1)
+            else:
+                forward_fn(ids, mask)
             forward += time.perf_counter() - t0
     seconds = time.perf_counter() - start
     if name is None:

@@ -5,6 +5,8 @@ modules, never the architectures that use them).
 - ``WordpieceEncoder``: encoded windows -> wordpiece vectors (QA's encoder);
 - length-bucketed inference for spacy-transformers' encoder
   (``use_length_buckets``, ``set_length_buckets``, ``length_buckets``);
+- prediction on ONNX Runtime, fp32 or int8 (``use_runtime``, ``set_runtime``;
+  ``onnx_runtime``);
 - ``hf``: the accessors of spacy-transformers' / Hugging Face internals.
 """
 
@@ -24,6 +26,7 @@ from .length_buckets import (
     set_length_buckets,
     use_length_buckets,
 )
+from .onnx_runtime import RUNTIMES, get_runtime, set_runtime, use_runtime
 from .pair_encoder import (
     PairEncoder,
     count_wordpieces,
@@ -52,4 +55,8 @@ __all__ = [
     "torch_module",
     "transformer_device",
     "set_hf_transformer",
+    "RUNTIMES",
+    "use_runtime",
+    "set_runtime",
+    "get_runtime",
 ]

@@ -113,3 +113,15 @@ def set_hf_transformer(model: Model, transformer: Any) -> None:
 def set_forward(model: Model, forward: Callable) -> None:
     """Replace the forward function of `model`'s HFWrapper (thinc's Model._func)."""
     hf_wrapper(model)._func = forward
+
+
+def runtime_state(model: Model) -> Any:
+    """RETURNS: the prediction runtime state set by `set_runtime_state` (None
+    if never set). Kept on the shim, outside the model's serialized attrs, so
+    the config's setting (and overrides at load) decide it, not a saved value."""
+    return getattr(hf_shim(model), "_spacy_biobert_runtime", None)
+
+
+def set_runtime_state(model: Model, state: Any) -> None:
+    """Attach the prediction runtime state (layers.onnx_runtime) to the shim."""
+    hf_shim(model)._spacy_biobert_runtime = state

@@ -109,11 +109,18 @@ def bucketed_hf_forward(model: Model, wordpieces: Any, is_train: bool) -> Tuple[
     """
     from thinc.layers.pytorchwrapper import forward as pt_forward
 
+    from .onnx_runtime import get_runtime, mark_trained, runtime_encoder
+
     if is_train:
+        mark_trained(model)
         return pt_forward(model, wordpieces, is_train)
     groups = _groups(model, wordpieces)
+    on_torch = get_runtime(model) == "torch"
     if groups is None:
-        return _inference(pt_forward, model, wordpieces)
+        if on_torch:
+            return _inference(pt_forward, model, wordpieces)
+        n, width = wordpieces.input_ids.shape
+        groups = [(list(range(n)), width)]
     import torch
 
     convert_inputs = model.attrs["convert_inputs"]
@@ -133,7 +140,8 @@ def bucketed_hf_forward(model: Model, wordpieces: Any, is_train: bool) -> Tuple[
         ):
             for rows, length in groups:
                 args, _ = convert_inputs(model, _take(wordpieces, rows, length), False)
-                out = hf_model(*args.args, **args.kwargs)
+                encoder = hf_model if on_torch else runtime_encoder(model, args.kwargs)
+                out = encoder(*args.args, **args.kwargs)
                 if merged is None:
                     output_cls = type(out)
                     merged = {k: _alloc(v, n, width) for k, v in out.items()}
