@@ -24,7 +24,8 @@ bad by the last run's ``--summary`` (and how many a correct run reports),
 duplicates (output lines beyond the first of an id), lost (good ids missing),
 unexpected (ids that are not good records), corrupt output lines, crashes (a
 run that ended by itself with an exit code outside ``--allowed-exit``, default
-0 and 3, "finished, some records were bad", or with a traceback on stderr),
+0 and 3, "finished, some records were bad", or with a traceback on stderr; or
+a hung run: ``--timeout`` s in all or ``--stall`` s without a new output record),
 kills, orphans (worker processes still alive 5 s after their parent was
 killed), peak memory (the largest sum of the resident memory of the run's
 process and its children, polled; for ``pipe`` this process's ``ru_maxrss``)
@@ -136,18 +137,23 @@ def count_lines(path: Path) -> int:
 
 
 def one_run(cmd: List[str], out: Path, kill_at: Optional[int], allowed: Set[int], timeout: float,
-            log: Path) -> Dict[str, Any]:
-    """Run `cmd` once; SIGKILL it when `out` has `kill_at` lines. RETURNS the run's facts."""
+            log: Path, stall: float = 300) -> Dict[str, Any]:
+    """Run `cmd` once; SIGKILL it when `out` has `kill_at` lines, or as hung
+    (a crash) after `timeout` s, or `stall` s without a new output line. RETURNS the run's facts."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     peak, killed, orphans, timed_out = 0.0, False, 0, False
-    deadline = time.monotonic() + timeout
+    start = last_change = time.monotonic()
+    lines = count_lines(out)
     with open(log, "wb") as err:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
         while proc.poll() is None:
             kids = children(proc.pid)
             peak = max(peak, rss_mb([proc.pid] + kids))
-            over = time.monotonic() > deadline
-            if over or (kill_at is not None and count_lines(out) >= kill_at):
+            now, have = time.monotonic(), count_lines(out)
+            if have != lines:
+                lines, last_change = have, now
+            over = now - start > timeout or now - last_change > stall
+            if over or (kill_at is not None and have >= kill_at):
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
                 killed, timed_out = not over, over
@@ -155,10 +161,12 @@ def one_run(cmd: List[str], out: Path, kill_at: Optional[int], allowed: Set[int]
                 break
             time.sleep(0.1)
     stderr = log.read_text(encoding="utf8", errors="replace")
-    crash = not killed and (proc.returncode not in allowed or TRACEBACK in stderr)
+    crash = timed_out or (not killed and (proc.returncode not in allowed or TRACEBACK in stderr))
     run = {"exit_code": proc.returncode, "killed": killed, "timed_out": timed_out, "crash": crash,
            "orphans": orphans, "peak_rss_mb": round(peak, 1)}
-    if crash:
+    if timed_out:
+        run["error"] = f"hung: killed after {round(time.monotonic() - start)} s ({round(now - last_change)} s without output)"
+    elif crash:
         lines = [line for line in re.split(r"[\r\n]+", stderr) if line.strip()]
         errors = [line for line in lines if re.match(r"[\w.]+(Error|Exception)\b", line)]
         run["error"] = (errors or lines or [""])[-1][:300]
@@ -180,7 +188,8 @@ def _orphans(workers: List[int]) -> int:
 
 
 def run_annotate(model: str, name: str, inp: Path, exp: Expected, work: Path, n_process: int, kills: int,
-                 rng: random.Random, allowed: Set[int], batch_size: int, timeout: float) -> Dict[str, Any]:
+                 rng: random.Random, allowed: Set[int], batch_size: int, timeout: float,
+                 stall: float) -> Dict[str, Any]:
     """Annotate one input, killed `kills` times and resumed; RETURNS its runs and counts."""
     out, summary = work / f"{name}.jsonl", work / f"{name}.summary.json"
     cmd = [sys.executable, "-m", "spacy_biobert", "annotate", model, str(inp), str(out),
@@ -192,7 +201,7 @@ def run_annotate(model: str, name: str, inp: Path, exp: Expected, work: Path, n_
         kill_at = have + rng.randint(1, remaining - 1) if attempt < kills and remaining > 1 else None
         if summary.exists():
             summary.unlink()
-        run = one_run(cmd, out, kill_at, allowed, timeout, work / f"{name}.run{attempt}.log")
+        run = one_run(cmd, out, kill_at, allowed, timeout, work / f"{name}.run{attempt}.log", stall)
         runs.append(run)
         if not run["killed"]:
             break
@@ -278,7 +287,7 @@ def summarise(per_input: Dict[str, Dict[str, Any]], arm: str) -> Dict[str, Any]:
         "either": sum(r["either"] for r in per_input.values()),
         "crashes": sum(run["crash"] for run in runs),
         "kills": sum(run["killed"] for run in runs),
-        "timeouts": sum(run["timed_out"] for run in runs),
+        "hangs": sum(run["timed_out"] for run in runs),
         "orphans": sum(run["orphans"] for run in runs),
         "peak_rss_mb": max((run["peak_rss_mb"] for run in runs), default=0.0),
         "exit_codes": [run["exit_code"] for run in runs],
@@ -299,7 +308,8 @@ def markdown(results: Dict[str, Any]) -> str:
             + (f"-{row['expected_bad'] + row['either']}" if row["either"] else "") + ")")
         lines.append(
             f"| {arm} | {row['records_in']} | {row['records_out']} | {bad} | {row['duplicates']} | {row['lost']} "
-            f"| {row['unexpected']} | {row['corrupt_lines']} | {row['crashes']} | {row.get('kills', '-')} "
+            f"| {row['unexpected']} | {row['corrupt_lines']} | {row['crashes']}"
+            + (f" ({row['hangs']} hung)" if row.get("hangs") else "") + f" | {row.get('kills', '-')} "
             f"| {row.get('orphans', '-')} | {row['peak_rss_mb']} | {row.get('exit_codes', '-')} |")
     goal = results["goal"]
     lines.append("")
@@ -312,7 +322,7 @@ def run_reliability(
     model: Optional[str] = None, workdir: Optional[Path] = None, seed: int = 0, records: int = 200,
     n_random: int = 50, big_chars: int = 1_200_000, kills: int = 2, arms: Sequence[str] = ARMS,
     inputs: Sequence[str] = INPUTS, allowed_exit: Sequence[int] = (0, 3), batch_size: int = 8,
-    timeout: float = 1800,
+    timeout: float = 1800, stall: float = 300,
 ) -> Dict[str, Any]:
     """The whole benchmark (see the module's docstring); RETURNS its results."""
     unknown = sorted(set(arms) - set(ARMS)) + sorted(set(inputs) - set(INPUTS))
@@ -327,7 +337,7 @@ def run_reliability(
     results: Dict[str, Any] = {
         "settings": {"model": model, "seed": seed, "records": records, "random": n_random,
                      "big_chars": big_chars, "kills": kills, "allowed_exit": sorted(allowed_exit),
-                     "batch_size": batch_size, "workdir": str(work)},
+                     "batch_size": batch_size, "timeout": timeout, "stall": stall, "workdir": str(work)},
         "expected": {name: {"good": len(e.good), "bad": e.bad, "either": e.either, "unreadable": e.unreadable}
                      for name, e in corpus.expected.items()},
         "arms": {}, "inputs": {},
@@ -346,7 +356,7 @@ def run_reliability(
             for name, inp in corpus.inputs.items():
                 per_input[name] = run_annotate(model, name, inp, corpus.expected[name], arm_dir,
                                                2 if arm == "annotate2" else 1, kills, rng,
-                                               set(allowed_exit), batch_size, timeout)
+                                               set(allowed_exit), batch_size, timeout, stall)
         results["inputs"][arm] = per_input
         results["arms"][arm] = summarise(per_input, arm)
     rows = results["arms"].values()
@@ -372,13 +382,14 @@ def reliability_command(
     inputs: str = typer.Option(",".join(INPUTS), "--inputs", help=f"comma-separated: {', '.join(INPUTS)}"),
     allowed_exit: str = typer.Option("0,3", "--allowed-exit", help="exit codes of a run that are not crashes"),
     batch_size: int = typer.Option(8, "--batch-size"),
-    timeout: float = typer.Option(1800, "--timeout", help="seconds before one run is killed (a timeout)"),
+    timeout: float = typer.Option(1800, "--timeout", help="seconds before one run is killed as hung (a crash)"),
+    stall: float = typer.Option(300, "--stall", help="seconds without a new output record before a run is killed as hung (a crash)"),
     output: Optional[Path] = typer.Option(None, "--output", help="JSON results"),
 ) -> Dict[str, Any]:
     """Reliability of `spacy-biobert annotate` on a hostile corpus: nothing lost, nothing duplicated, no crash."""
     results = run_reliability(model, workdir, seed, records, n_random, big_chars, kills,
                               [a for a in arms.split(",") if a], [i for i in inputs.split(",") if i],
-                              _ints(allowed_exit), batch_size, timeout)
+                              _ints(allowed_exit), batch_size, timeout, stall)
     sys.stdout.write(markdown(results))
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
