@@ -57,11 +57,13 @@ def test_reliability_accounting(ner_dir, tmp_path):
 
 
 def test_reliability_crashes_by_exit_code_and_traceback(tmp_path):
-    def run(code, allowed):
-        return one_run([sys.executable, "-c", code], tmp_path / "out", None, allowed, 60, tmp_path / "log")
+    def run(code, allowed, stall=60):
+        return one_run([sys.executable, "-c", code], tmp_path / "out", None, allowed, 60, tmp_path / "log", stall)
 
     assert run("import sys; sys.exit(3)", {0, 3})["crash"] is False
     assert run("import sys; sys.exit(3)", {0})["crash"] is True
     bad = run("raise KeyError('boom')", {0, 1, 3})
     assert bad["crash"] is True and bad["error"] == "KeyError: 'boom'"
     assert run("import sys; sys.stderr.write('Traceback (most recent call last):\\n')", {0})["crash"] is True
+    hung = run("import time; time.sleep(60)", {0}, stall=0.5)
+    assert hung["timed_out"] is True and hung["crash"] is True and hung["exit_code"] == -9
