@@ -55,6 +55,8 @@ class Warnings(metaclass=ErrorsWithCodes):
     # 2600-2699: apps (annotate, visualize, pretrain, experiments, evaluation)
     W2601 = ("Questions were given but the pipeline (components: {pipes}) has no "
             "QA component (biobert_qa) to answer them: no answers will be shown.")
+    W2640 = ("Could not lock {path} ({err}): annotate goes on without the lock, so "
+            "make sure no other annotate run writes to it at the same time.")
 
 
 class Errors(metaclass=ErrorsWithCodes):
@@ -75,6 +77,14 @@ class Errors(metaclass=ErrorsWithCodes):
     E2006 = ("Base model '{name}' could not be loaded: {err}. With no internet, "
             "only 'embedded' and local folders work; set HF_HUB_OFFLINE=1 to fail "
             "fast, or download the model on a machine with internet first.")
+    # 2040-2049: integrity (loading pipeline folders safely)
+    E2040 = ("The pipeline folder {path} is damaged: {file} (of {owner}) {problem}. "
+            "Copy the folder again from where it came from, or train the pipeline again.")
+    E2041 = ("Refused to load {path}: {file} (of {owner}) holds a pickled Python "
+            "object that would run code when loaded, not only tensors. Load "
+            "pipelines only from sources you trust; this one may have been tampered with.")
+    E2042 = ("{path}:{line}: malformed line {content!r}: expected '<sha256>  <file>'. "
+            "The pipeline folder is damaged: copy it again, or train the pipeline again.")
     # 2100-2199: layers and architectures
     E2101 = ("The pair encoder got a text of {n} wordpieces, more than its maximum "
             "of {limit}: the relation extractor windows long sentences before "
@@ -223,6 +233,24 @@ class Errors(metaclass=ErrorsWithCodes):
             "--address http://HEAD:8265 -- spacy-biobert annotate-ray ... "
             "--address auto.")
     E2623 = ("Invalid QA evaluation settings: {what}.")
+    E2630 = ("{path}: cannot be read after {where} ({why}): the rest of this "
+            "file is skipped (every complete record before it is annotated).")
+    E2631 = ("{where}: bad record {id!r} skipped: {stage} failed ({why}).")
+    # 2640-2649: apps.annotate_output (the output of annotate / annotate-ray)
+    E2640 = ("The output {path} is the input {input} (the same file, maybe through a "
+            "link): annotate would write into what it reads. Give another output file.")
+    E2641 = ("The output {path} lies in the input folder {input}: it would be read as "
+            "input while written. Give an output outside the input folder.")
+    E2642 = ("The output {path} is a {kind}, not a regular file: annotate appends to and "
+            "resumes a regular JSONL file. Give a file, '-' for stdout (no resume), or "
+            "/dev/null.")
+    E2643 = ("The output {path} is locked: another annotate run is writing it. Wait for "
+            "that run to end, or give another output file.")
+    E2644 = ("{where} is longer than {limit} bytes: not a record written by "
+            "`spacy-biobert annotate`, so annotate cannot resume into this file. Use "
+            "another output file, or --overwrite to start it afresh.")
+    E2645 = ("annotate-ray cannot write to stdout ('-'): Ray prints its workers' "
+            "output there. Give an output file (or use `spacy-biobert annotate -`).")
     # 2650-2659: apps.derive (JNLPBA / S800 derived from their public sources)
     E2650 = ("Sentence {n} of the whole-corpus file ('{text}...') starts no remaining "
             "standoff text: the sources do not match (check their commits).")
@@ -235,6 +263,10 @@ class Errors(metaclass=ErrorsWithCodes):
     E2655 = ("{path}: md5 {got}, expected {expected}: not the public source {url}.")
     E2656 = ("Derived {name} {file} has md5 {got}, expected {expected}: the sources in "
             "{sources} are not the pinned public files.")
+    # 2660-2669: apps.pretrain under torchrun
+    E2660 = ("{path} packs into {n} training sequences, fewer than one batch for each "
+            "process ({batch} x {processes}): give more text, or a smaller --batch-size "
+            "or fewer processes.")
     # 2700-2799: cli and benchmarks
     E2701 = ("Nothing to visualize: {what}.")
     E2702 = ("{path} is not a pipeline with a transformer: the throughput "

@@ -65,8 +65,7 @@ DRIVER = textwrap.dedent(
 def _run(driver: Path, corpus: Path, out: Path, base: Path, kill_at: int) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(driver), str(corpus), str(out), str(base), str(kill_at)],
-        capture_output=True, text=True, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
-                                             "HF_HUB_OFFLINE": "1"},
+        capture_output=True, text=True, env=_env(),  # this checkout's code, not an installed one
     )
 
 
@@ -173,6 +172,13 @@ def test_pretrain_sparse_head_same_loss_and_gradients_as_dense(tiny_bert):
     # nothing masked: zero loss, no NaN; eval mode: the plain model
     none = torch.full_like(ids, -100)
     assert sparse(input_ids=ids, labels=none).loss.detach().item() == 0.0
+    # ... and it still reaches the head (a process with no masked token under
+    # DDP, or during head warm-up with the encoder frozen, can backpropagate)
+    sparse.zero_grad()
+    for p in sparse.bert.parameters():
+        p.requires_grad_(False)
+    sparse(input_ids=ids, labels=none).loss.backward()
+    assert not sparse.cls.predictions.transform.dense.weight.grad.any()  # a zero gradient
     sparse.eval()
     assert sparse(input_ids=ids, labels=labels).logits.shape == (3, 10, dense.config.vocab_size)
 
@@ -221,7 +227,7 @@ def test_pretrain_speed_benchmark_runs(tiny_bert, tmp_path):
         [sys.executable, "-m", "spacy_biobert.benchmarks.pretrain_speed", str(corpus),
          "--base-model", str(tiny_bert), "--steps", "2", "--warmup", "1", "--batch-size", "4",
          "--max-length", "16", "--output", str(out)],
-        capture_output=True, text=True, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+        capture_output=True, text=True, env=_env(),  # this checkout's code, not an installed one
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(out.read_text())
@@ -230,3 +236,216 @@ def test_pretrain_speed_benchmark_runs(tiny_bert, tmp_path):
     # the same data and batches: the same tokens in the timed steps
     assert res["spacy_biobert_pretrain"]["tokens"] == res["plain_hf_trainer"]["tokens"]
     assert "ratio (tokens/s)" in proc.stdout
+
+
+ROOT = Path(__file__).parent.parent
+
+# one settings dict for the CLI runs and the killed run (driver below)
+DDP_SETTINGS = {"max_length": 16, "max_steps": 6, "save_steps": 2, "eval_steps": 3, "logging_steps": 1,
+                "eval_ratio": 0.1, "learning_rate": 1e-3, "warmup_ratio": 0.0, "seed": 0,
+                "head_warmup_steps": 2, "save_total_limit": 0}
+CLI_FLAGS = {"max_length": "--max-length", "max_steps": "--max-steps", "save_steps": "--save-steps",
+             "eval_steps": "--eval-steps", "logging_steps": "--logging-steps", "eval_ratio": "--eval-ratio",
+             "learning_rate": "--learning-rate", "warmup_ratio": "--warmup-ratio", "seed": "--seed",
+             "head_warmup_steps": "--head-warmup-steps", "save_total_limit": "--save-total-limit",
+             "batch_size": "--batch-size", "base_model": "--base-model",
+             "gradient_accumulation_steps": "--grad-accum"}
+
+DDP_DRIVER = textwrap.dedent(
+    """
+    import json, os, signal, sys
+    from transformers import TrainerCallback
+    from spacy_biobert.apps.pretrain import PretrainSettings, run_pretraining
+
+    corpus, out, settings, kill_at = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
+
+    class KillMidStep(TrainerCallback):  # the step after a checkpoint is lost: resume redoes it
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == kill_at and os.environ["RANK"] == "0":
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    run_pretraining(corpus, out, PretrainSettings(**settings), callbacks=[KillMidStep()])
+    """
+)
+
+
+def _env():
+    return {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+
+
+def _pretrain(corpus: Path, out: Path, settings: dict, processes: int, driver=None, kill_at=0):
+    """`spacy-biobert pretrain` in one process, or under torchrun (--standalone:
+    a free port) in `processes`, or the kill driver under torchrun."""
+    if driver is not None:
+        cmd = [str(driver), str(corpus), str(out), json.dumps(settings), str(kill_at)]
+    else:
+        flags = [x for k, v in settings.items() for x in (CLI_FLAGS[k], str(v))]
+        cmd = ["-m", "spacy_biobert", "pretrain", str(corpus), str(out), *flags]
+    if processes > 1:
+        cmd = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes), *cmd]
+    return subprocess.run([sys.executable, *cmd], capture_output=True, text=True, env=_env(), cwd=str(ROOT))
+
+
+def _no_dropout_bert(tiny_bert: Path, path: Path) -> Path:
+    """The tiny BERT without dropout: dropout draws over a batch's shape, which
+    differs between batch 2B and two processes of batch B."""
+    import shutil
+
+    shutil.copytree(tiny_bert, path)
+    config = json.loads((path / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    (path / "config.json").write_text(json.dumps(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def ddp_runs(tiny_bert, tmp_path_factory):
+    """The same run in one process with batch 8 and under torchrun in two
+    processes (gloo) with batch 2 and 2 accumulation steps: the same global
+    batch. RETURNS (folder, corpus, settings for 2 processes)."""
+    tmp = tmp_path_factory.mktemp("ddp")
+    corpus = _corpus(tmp / "corpus.txt")
+    base = _no_dropout_bert(tiny_bert, tmp / "bert")
+    one = dict(DDP_SETTINGS, base_model=str(base), batch_size=8)
+    two = dict(one, batch_size=2, gradient_accumulation_steps=2)
+    single = _pretrain(corpus, tmp / "one", one, 1)
+    assert single.returncode == 0, single.stderr[-3000:]
+    ddp = _pretrain(corpus, tmp / "ddp", two, 2)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    assert ddp.stdout.count("held-out MLM loss") == 1  # one report, from rank 0
+    return tmp, corpus, two
+
+
+def test_pretrain_under_torchrun_equals_one_process(ddp_runs):
+    """Two processes with batch 2 x 2 accumulation steps train as one process
+    with batch 8: the same per-step losses, weights and held-out loss. The head warm-up (encoder
+    frozen: DDP gets no gradients for it) runs across the processes too."""
+    import torch
+    from safetensors.torch import load_file
+
+    tmp, _, two = ddp_runs
+    w1, r1, l1 = _state(tmp / "one")
+    w2, r2, l2 = _state(tmp / "ddp")
+    assert (r1["processes"], r2["processes"]) == (1, 2) and r1["global_batch"] == r2["global_batch"] == 8
+    assert sorted(l1) == sorted(l2) == [1, 2, 3, 4, 5, 6]
+    assert [l2[s] for s in sorted(l2)] == pytest.approx([l1[s] for s in sorted(l1)], rel=1e-4)
+    assert len(set(l1.values())) == 6  # real, changing losses
+    assert w1.keys() == w2.keys()
+    for k in w1:
+        assert torch.allclose(w1[k], w2[k], atol=1e-5), k
+    assert r2["eval_masked_tokens"] == r1["eval_masked_tokens"] > 0  # every held-out sequence once
+    assert r2["eval_loss"] == pytest.approx(r1["eval_loss"], rel=1e-5)
+    # head warm-up under DDP: the encoder is exactly as it started at checkpoint-2
+    start = load_file(str(Path(two["base_model"]) / "model.safetensors"))
+    warm = load_file(str(tmp / "ddp" / "checkpoint-2" / "model.safetensors"))
+    shared = [k for k in start if f"bert.{k}" in warm]
+    assert len(shared) > 30
+    assert all(torch.equal(warm[f"bert.{k}"], start[k]) for k in shared)
+    assert not all(torch.equal(w2[f"bert.{k}"], start[k].double()) for k in shared)
+
+
+def test_pretrain_under_torchrun_killed_and_resumed(ddp_runs):
+    """Killed with SIGKILL mid-step and run again under torchrun, the run resumes
+    from its last checkpoint and ends as the uninterrupted one."""
+    import torch
+
+    tmp, corpus, two = ddp_runs
+    driver = tmp / "ddp_driver.py"
+    driver.write_text(DDP_DRIVER, encoding="utf8")
+    killed = _pretrain(corpus, tmp / "resumed", two, 2, driver=driver, kill_at=5)
+    assert killed.returncode != 0 and "SIGKILL" in killed.stderr
+    assert (tmp / "resumed" / "checkpoint-4").exists()
+    assert not (tmp / "resumed" / "checkpoint-6").exists()
+    resumed = _pretrain(corpus, tmp / "resumed", two, 2)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    w2, _, l2 = _state(tmp / "ddp")
+    w3, r3, l3 = _state(tmp / "resumed")
+    assert r3["resumed_from"] == "checkpoint-4" and r3["global_step"] == 6 and r3["processes"] == 2
+    assert sorted(l3) == [1, 2, 3, 4, 5, 6]  # step 5 redone once, nothing lost or repeated
+    assert l3 == pytest.approx(l2, rel=1e-5)
+    for k in w2:
+        assert torch.allclose(w2[k], w3[k], atol=1e-6), k
+
+
+def test_pretrain_too_small_for_the_global_batch(tiny_bert, tmp_path):
+    from spacy_biobert.apps.pretrain import PretrainSettings, run_pretraining
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("breast cancer .\n\npatients with cancer .\n", encoding="utf8")
+    settings = PretrainSettings(base_model=str(tiny_bert), max_length=16, batch_size=4, max_steps=2,
+                                eval_ratio=0.0)
+    with pytest.raises(ValueError, match=r"\[E2660\] .*c\.txt packs into 2 training sequences.*\(4 x 1\)"):
+        run_pretraining(corpus, tmp_path / "out", settings)
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_pretrain_loss_of_a_split_batch_adds_up(tiny_bert, sparse):
+    """A global batch split over processes or accumulation steps: each part's
+    loss is its summed cross-entropy over the global count of masked tokens, so
+    the parts' losses (and gradients) add up to the whole batch's mean loss."""
+    import torch
+    from transformers import BertForMaskedLM
+
+    from spacy_biobert.apps.pretrain import global_batch_mlm_loss, use_sparse_mlm_head
+
+    model = BertForMaskedLM.from_pretrained(str(tiny_bert), hidden_dropout_prob=0.0,
+                                            attention_probs_dropout_prob=0.0)
+    if sparse:
+        assert use_sparse_mlm_head(model)
+    model.train()
+    torch.manual_seed(2)
+    ids = torch.randint(5, model.config.vocab_size, (4, 9))
+    labels = torch.full_like(ids, -100)
+    labels[0, 1], labels[0, 4], labels[0, 7], labels[2, 3] = ids[0, 1], ids[0, 4], ids[0, 7], ids[2, 3]
+    n = torch.tensor(4)  # masked tokens in the whole batch: 3 in the first half, 1 in the second
+
+    def loss(rows, count) -> float:
+        if sparse:
+            return model(input_ids=ids[rows], labels=labels[rows], num_items_in_batch=count).loss.item()
+        return global_batch_mlm_loss(model(input_ids=ids[rows]), labels[rows], count).item()
+
+    whole = loss(slice(0, 4), None)
+    parts = [loss(slice(0, 2), n), loss(slice(2, 4), n)]
+    assert sum(parts) == pytest.approx(whole, rel=1e-5)
+    # the mean of the halves' own means (what each process computed before) is not it
+    assert (loss(slice(0, 2), None) + loss(slice(2, 4), None)) / 2 != pytest.approx(whole, rel=1e-3)
+
+
+@pytest.mark.parametrize("whole_word", [False, True])
+def test_pretrain_masks_do_not_depend_on_the_batch(tiny_bert, whole_word):
+    """A sequence gets the same mask in a batch of 8 as in either half of it
+    (what makes 2 processes x 4 mask as 1 x 8), a new one in the next epoch,
+    and BERT's proportions; the global RNG is left as it was."""
+    import torch
+    from transformers import (
+        AutoTokenizer,
+        DataCollatorForLanguageModeling,
+        DataCollatorForWholeWordMask,
+    )
+
+    from spacy_biobert.apps.pretrain import SeededMasking
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_bert))
+    cls = DataCollatorForWholeWordMask if whole_word else DataCollatorForLanguageModeling
+    masking = SeededMasking(cls(tokenizer=tok, mlm_probability=0.15), seed=0)
+    gen = torch.Generator().manual_seed(3)
+    seqs = [{"input_ids": [tok.cls_token_id] + torch.randint(60, len(tok), (int(n),), generator=gen).tolist()
+             + [tok.sep_token_id]} for n in torch.randint(40, 120, (8,), generator=gen)]
+    state = torch.random.get_rng_state()
+    whole = masking(seqs)
+    assert torch.equal(state, torch.random.get_rng_state())
+    for rows in (slice(0, 4), slice(4, 8)):
+        part = masking(seqs[rows])
+        w = part["input_ids"].shape[1]
+        assert torch.equal(part["labels"], whole["labels"][rows, :w])
+        assert torch.equal(part["input_ids"], whole["input_ids"][rows, :w])
+        assert torch.equal(part["attention_mask"], whole["attention_mask"][rows, :w])
+    labels, real = whole["labels"], whole["attention_mask"].bool()
+    masked = labels != -100
+    assert not masked[~real].any() and not masked[:, 0].any()  # no padding, no [CLS]
+    share = masked.sum().item() / (real.sum().item() - 16)
+    assert 0.10 < share < 0.20, share
+    if not whole_word:
+        assert 0.6 < (whole["input_ids"][masked] == tok.mask_token_id).float().mean().item() < 0.95
+    masking.epoch = 1
+    assert not torch.equal(masking(seqs)["labels"], labels)

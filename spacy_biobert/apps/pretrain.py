@@ -2,8 +2,7 @@
 
 The paper keeps a general-domain BERT's weights and vocabulary and continues
 its masked-LM training on biomedical text. This module does that with the
-Hugging Face Trainer (what ``torchrun`` drives on several GPUs; that path is
-not tested here, where there is no GPU):
+Hugging Face Trainer, in one process or several under ``torchrun`` (DDP):
 
 * The corpus is plain text, one document per block, blank lines between
   documents (PubMed abstracts, PMC paragraphs). It goes through ``datasets``:
@@ -23,8 +22,13 @@ not tested here, where there is no GPU):
   head's cost, and the loss is the same (the benchmark measures the gain).
 * Checkpoints every ``save_steps``; a run started again in the same output
   folder resumes from the last one: same step count, data order and RNG
-  states (the Trainer restores them; masks are seeded by batch content, see
-  SeededMasking), nothing lost or repeated.
+  states (the Trainer restores them; masks are seeded by each sequence's
+  content and the epoch, see SeededMasking), nothing lost or repeated.
+* Under ``torchrun`` each process takes its share of every global batch
+  (per-device batch x processes x accumulation); the masks are drawn per
+  sequence and the loss is averaged over the masked tokens of the whole global
+  batch, so N processes with batch B train exactly as one with batch N x B
+  (tested with gloo on CPU). Rank 0 alone writes checkpoints, model and results.
 * The result, ``<output>/model``, is a Hugging Face folder (weights +
   tokenizer) that the NER configs take through the same base-model variable.
 """
@@ -32,12 +36,17 @@ not tested here, where there is no GPU):
 import json
 import logging
 import math
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..base_model import resolve_base_model
 from ..errors import Errors
+from .pretrain_data import SeededMasking, build_datasets, pack_documents, read_documents
+
+__all__ = ["PretrainSettings", "SeededMasking", "build_datasets", "pack_documents", "read_documents",
+           "run_pretraining", "heldout_mlm_loss", "results_table"]
 
 logger = logging.getLogger("spacy_biobert.pretrain")
 
@@ -72,96 +81,6 @@ class PretrainSettings:
     num_proc: int = 1
     head_warmup_steps: int = 0
     sparse_mlm_head: bool = True
-
-
-def read_documents(path: Union[str, Path]) -> Iterator[str]:
-    """Yield the documents of a plain-text corpus: blocks of non-empty lines
-    separated by blank lines; a block's lines are joined with newlines.
-
-    path (Union[str, Path]): the corpus file (UTF-8).
-    YIELDS (str): one document.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(Errors.E2001.format(path=path))
-    lines: List[str] = []
-    with path.open(encoding="utf8", errors="strict") as f:
-        for raw in f:
-            line = raw.strip()
-            if line:
-                lines.append(line)
-            elif lines:
-                yield "\n".join(lines)
-                lines = []
-    if lines:
-        yield "\n".join(lines)
-
-
-def _documents_gen(path: str) -> Iterator[Dict[str, str]]:
-    for doc in read_documents(path):
-        yield {"text": doc}
-
-
-def pack_documents(
-    batch: Dict[str, List[List[int]]], *, max_length: int, cls_id: int, sep_id: int
-) -> Dict[str, List[List[int]]]:
-    """Cut each document's wordpieces into sequences of at most max_length,
-    each framed by [CLS] ... [SEP]; a sequence never spans two documents.
-
-    batch (Dict[str, List[List[int]]]): {"input_ids": wordpiece ids per document}.
-    RETURNS (Dict[str, List[List[int]]]): {"input_ids": one list per sequence}.
-    """
-    body = max_length - 2
-    if body < 1:
-        raise ValueError(Errors.E2601.format(max_length=max_length))
-    out: List[List[int]] = []
-    for ids in batch["input_ids"]:
-        for start in range(0, len(ids), body):
-            out.append([cls_id] + list(ids[start : start + body]) + [sep_id])
-    return {"input_ids": out}
-
-
-def build_datasets(
-    corpus: Union[str, Path],
-    tokenizer: Any,
-    settings: PretrainSettings,
-    cache_dir: Union[str, Path],
-) -> Dict[str, Any]:
-    """Tokenise and pack the corpus once (cached in cache_dir), and hold out
-    settings.eval_ratio of the documents.
-
-    RETURNS (Dict[str, datasets.Dataset]): "train" and, if eval_ratio > 0, "eval".
-    """
-    import datasets
-
-    cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    docs = datasets.Dataset.from_generator(
-        _documents_gen, gen_kwargs={"path": str(Path(corpus).resolve())}, cache_dir=str(cache_dir)
-    )
-    if len(docs) == 0:
-        raise ValueError(Errors.E2602.format(path=corpus))
-    splits: Dict[str, Any] = {"train": docs}
-    if settings.eval_ratio > 0 and len(docs) > 1:
-        parts = docs.train_test_split(test_size=settings.eval_ratio, seed=settings.seed, shuffle=True)
-        splits = {"train": parts["train"], "eval": parts["test"]}
-
-    def tokenize(batch: Dict[str, List[str]]) -> Dict[str, Any]:
-        return tokenizer(batch["text"], add_special_tokens=False, return_attention_mask=False,
-                         return_token_type_ids=False, verbose=False)
-
-    packed = {}
-    for name, ds in splits.items():
-        ds = ds.map(tokenize, batched=True, remove_columns=["text"], num_proc=settings.num_proc,
-                    desc=f"Tokenising {name}")
-        ds = ds.map(
-            pack_documents, batched=True, remove_columns=ds.column_names, num_proc=settings.num_proc,
-            fn_kwargs={"max_length": settings.max_length, "cls_id": tokenizer.cls_token_id,
-                       "sep_id": tokenizer.sep_token_id},
-            desc=f"Packing {name}",
-        )
-        packed[name] = ds
-    return packed
 
 
 def load_mlm_model(name: str) -> Tuple[Any, bool]:
@@ -226,14 +145,21 @@ def _sparse_bert_mlm_class() -> Any:
         loss equals BertForMaskedLM's (mean cross-entropy over masked tokens);
         in eval mode, or without labels, it is BertForMaskedLM unchanged.
         Counts the real (non-padding) tokens it trains on in ``tokens_seen``.
+
+        Given ``num_items_in_batch`` (the Trainer's count of masked tokens in
+        the whole global batch: all accumulation steps, all processes), the
+        loss is this batch's summed cross-entropy divided by it, so the
+        gradients add up to the global-batch mean whatever the split.
         """
 
         tokens_seen = 0
+        accepts_loss_kwargs = True  # the Trainer passes num_items_in_batch
 
         def forward(self, input_ids=None, attention_mask=None, token_type_ids=None,
                     position_ids=None, head_mask=None, inputs_embeds=None,
                     encoder_hidden_states=None, encoder_attention_mask=None, labels=None,
-                    output_attentions=None, output_hidden_states=None, return_dict=None):
+                    output_attentions=None, output_hidden_states=None, return_dict=None,
+                    num_items_in_batch=None):
             if labels is None or not self.training or output_attentions or output_hidden_states:
                 return super().forward(
                     input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
@@ -255,67 +181,54 @@ def _sparse_bert_mlm_class() -> Any:
             )[0]
             selected = labels != -100
             if not bool(selected.any()):
-                loss = hidden.sum() * 0.0  # no masked token: zero loss, graph kept
+                # no masked token: zero loss, every parameter kept in the graph (the
+                # head's too: DDP waits for all; in head warm-up only the head trains)
+                loss = self.cls(hidden[:, :1]).sum() * 0.0
+            elif num_items_in_batch is None:
+                loss = F.cross_entropy(self.cls(hidden[selected]).float(), labels[selected])
             else:
-                logits = self.cls(hidden[selected])
-                loss = F.cross_entropy(logits.float(), labels[selected])
+                total = F.cross_entropy(self.cls(hidden[selected]).float(), labels[selected], reduction="sum")
+                loss = total / max(float(num_items_in_batch), 1.0)
             return MaskedLMOutput(loss=loss, logits=None)
 
     return SparseBertForMaskedLM
-
-
-class SeededMasking:
-    """Mask each batch with random numbers drawn from a generator seeded by
-    the run's seed and the batch's own wordpieces, leaving the global RNGs
-    untouched.
-
-    Why: the Trainer's data loader collates one batch ahead, so with plain
-    global-RNG masking a checkpoint stores an RNG state that has already masked
-    the next batch, and a resumed run masks that batch differently. Seeded by
-    content, the masks of a resumed run are exactly those of an uninterrupted
-    one, and the global RNG (dropout) is restored exactly from the checkpoint.
-    A batch seen again in a later epoch is a different mix of sequences, so it
-    gets different masks, as in dynamic masking.
-    """
-
-    def __init__(self, collator: Any, seed: int) -> None:
-        self.collator = collator
-        self.seed = seed
-
-    def __call__(self, examples: List[Dict[str, Any]]) -> Dict[str, Any]:
-        import hashlib
-        import random
-
-        import numpy
-        import torch
-
-        digest = hashlib.sha256(str(self.seed).encode("utf8"))
-        for example in examples:
-            digest.update(numpy.asarray(example["input_ids"], dtype=numpy.int64).tobytes())
-        batch_seed = int.from_bytes(digest.digest()[:8], "little") & ((1 << 63) - 1)
-        py_state = random.getstate()
-        try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(batch_seed)
-                random.seed(batch_seed)  # whole-word masking draws from `random`
-                return self.collator(examples)
-        finally:
-            random.setstate(py_state)
 
 
 def _trainer_class() -> Any:
     from transformers import Trainer, TrainerCallback
 
     class PretrainTrainer(Trainer):
-        """The HF Trainer, logging tokens/s (real tokens, padding excluded)."""
+        """The HF Trainer, logging tokens/s (real tokens, padding excluded, all
+        processes), dropping each epoch's last incomplete global batch, and
+        masking the held-out set the same way at every evaluation."""
 
         _last_log: Optional[Tuple[float, int]] = None
+
+        def get_train_dataloader(self) -> Any:
+            # every step a full global batch: under torchrun the Trainer would
+            # otherwise fill the last one with sequences from the epoch's start
+            drop, self.args.dataloader_drop_last = self.args.dataloader_drop_last, True
+            try:
+                return super().get_train_dataloader()
+            finally:
+                self.args.dataloader_drop_last = drop
+
+        def evaluate(self, *args: Any, **kwargs: Any) -> Dict[str, float]:
+            epoch, self.data_collator.epoch = self.data_collator.epoch, 0
+            try:
+                return super().evaluate(*args, **kwargs)
+            finally:
+                self.data_collator.epoch = epoch
 
         def log(self, logs: Dict[str, float], start_time: Optional[float] = None) -> None:
             import time
 
+            import torch
+
             seen = getattr(self.model, "tokens_seen", None)
-            if seen is not None and "loss" in logs:
+            if seen is not None and "loss" in logs:  # every process logs at the same steps
+                if self.args.world_size > 1:
+                    seen = int(self.accelerator.reduce(torch.tensor(seen, device=self.args.device), "sum"))
                 now = time.perf_counter()
                 if self._last_log is not None and now > self._last_log[0]:
                     logs["tokens_per_s"] = round((seen - self._last_log[1]) / (now - self._last_log[0]), 1)
@@ -338,7 +251,17 @@ def _trainer_class() -> Any:
                 if train_base:
                     logger.warning("Head warm-up done at step %d: the encoder trains too.", state.global_step)
 
-    return PretrainTrainer, HeadWarmup
+    class MaskingEpoch(TrainerCallback):
+        """Tell SeededMasking the epoch about to be read (fresh or resumed:
+        the Trainer's state holds the epoch reached)."""
+
+        def __init__(self, masking: SeededMasking) -> None:
+            self.masking = masking
+
+        def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.masking.epoch = int(state.epoch or 0)
+
+    return PretrainTrainer, HeadWarmup, MaskingEpoch
 
 
 def _has_cuda() -> bool:
@@ -368,7 +291,9 @@ def run_pretraining(
     callbacks: Sequence[Any] = (),
 ) -> Dict[str, Any]:
     """Continued MLM pre-training; resumes from the last checkpoint in
-    output_dir if there is one.
+    output_dir if there is one. Under ``torchrun`` every process calls this:
+    the first tokenises the corpus while the others wait, then they read its
+    cache; the first alone writes the checkpoints, model and results.
 
     corpus (Union[str, Path]): plain-text corpus (see read_documents).
     output_dir (Union[str, Path]): checkpoints, the final model in
@@ -377,13 +302,27 @@ def run_pretraining(
     callbacks (Sequence[transformers.TrainerCallback]): extra Trainer callbacks.
     RETURNS (Dict[str, Any]): the results (also written as JSON).
     """
+    from transformers import TrainingArguments
+
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     name, tokenizer = _load_tokenizer(settings)
-    data = build_datasets(corpus, tokenizer, settings, output_dir / "cache")
+    if not _has_cuda():
+        # Accelerate would put process i on device "cpu:i", and the optimizer
+        # state saved from there cannot be loaded back (resume fails)
+        os.environ.setdefault("ACCELERATE_TORCH_DEVICE", "cpu")
+    # the Trainer's own process group (gloo on CPU, NCCL on GPU) is set up here
+    setup = TrainingArguments(output_dir=str(output_dir), report_to=[], use_cpu=not _has_cuda())
+    with setup.main_process_first(local=False, desc="tokenising the corpus"):  # rank 0 writes the cache
+        data = build_datasets(corpus, tokenizer, settings, output_dir / "cache")
     model, fresh_head, sparse = _load_model(name, settings)
     has_eval = "eval" in data
-    trainer = _build_trainer(model, tokenizer, data, settings, output_dir, callbacks)
+    trainer = _build_trainer(model, tokenizer, data, settings, output_dir, callbacks, sparse)
+    processes = trainer.args.world_size
+    global_batch = settings.batch_size * processes * settings.gradient_accumulation_steps
+    if len(data["train"]) < settings.batch_size * processes:
+        raise ValueError(Errors.E2660.format(path=corpus, n=len(data["train"]), batch=settings.batch_size,
+                                             processes=processes))
     last, train_out = _train(trainer, output_dir)
     results: Dict[str, Any] = {
         "settings": asdict(settings),
@@ -391,6 +330,8 @@ def run_pretraining(
         "fresh_mlm_head": fresh_head,
         "sparse_mlm_head": sparse,
         "resumed_from": Path(last).name if last else None,
+        "processes": processes,
+        "global_batch": global_batch,
         "train_sequences": len(data["train"]),
         "global_step": trainer.state.global_step,
         "train_runtime_s": train_out.metrics.get("train_runtime"),
@@ -426,10 +367,13 @@ def _load_model(name: str, settings: PretrainSettings) -> Tuple[Any, bool, bool]
 
 def _build_trainer(
     model: Any, tokenizer: Any, data: Dict[str, Any], settings: PretrainSettings, output_dir: Path,
-    callbacks: Sequence[Any],
+    callbacks: Sequence[Any], sparse: bool = False,
 ) -> Any:
-    """The Trainer: seeded BERT masking, the run's TrainingArguments, the head
-    warm-up callback if asked, then `callbacks`."""
+    """The Trainer: seeded BERT masking, the run's TrainingArguments, the
+    masking-epoch and (if asked) head warm-up callbacks, then `callbacks`.
+    The loss is the mean over the masked tokens of the whole global batch
+    (the sparse head divides by the Trainer's count; a dense head's loss is
+    computed here the same way)."""
     from transformers import (
         DataCollatorForLanguageModeling,
         DataCollatorForWholeWordMask,
@@ -463,10 +407,17 @@ def _build_trainer(
         report_to=[],
         dataloader_num_workers=0,
         dataloader_pin_memory=_has_cuda(),
+        # without it, torchrun on CPUs starts N independent runs, not one run on N processes
+        use_cpu=not _has_cuda(),
+        average_tokens_across_devices=True,  # masked tokens counted over all processes
+        # a frozen encoder (head warm-up) gets no gradients: DDP must not wait for them
+        ddp_find_unused_parameters=settings.head_warmup_steps > 0,
         **_precision_flags(settings.precision),
     )
-    trainer_cls, head_warmup_cls = _trainer_class()
-    extra = [head_warmup_cls(model, settings.head_warmup_steps)] if settings.head_warmup_steps > 0 else []
+    trainer_cls, head_warmup_cls, masking_epoch_cls = _trainer_class()
+    extra = [masking_epoch_cls(collator)]
+    if settings.head_warmup_steps > 0:
+        extra.append(head_warmup_cls(model, settings.head_warmup_steps))
     return trainer_cls(
         model=model,
         args=args,
@@ -475,7 +426,23 @@ def _build_trainer(
         data_collator=collator,
         processing_class=tokenizer,  # every checkpoint is a complete model folder
         callbacks=extra + list(callbacks),
+        compute_loss_func=None if sparse else global_batch_mlm_loss,
     )
+
+
+def global_batch_mlm_loss(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
+    """A dense MLM head's loss: summed cross-entropy over this batch's masked
+    tokens divided by the global batch's count (the mean if not given)."""
+    import torch.nn.functional as F
+
+    logits = outputs["logits"]
+    flat = labels.reshape(-1).to(logits.device)
+    if num_items_in_batch is None:
+        n = max(int((flat != -100).sum()), 1)
+    else:
+        n = max(float(num_items_in_batch), 1.0)
+    total = F.cross_entropy(logits.reshape(flat.shape[0], -1).float(), flat, ignore_index=-100, reduction="sum")
+    return total / n
 
 
 def _train(trainer: Any, output_dir: Path) -> Tuple[Optional[str], Any]:
@@ -504,12 +471,13 @@ def _write_outputs(trainer: Any, tokenizer: Any, output_dir: Path, sparse: bool,
     """Save the model (a plain BertForMaskedLM folder) and tokenizer to
     output_dir/model, and the results as JSON (on the main process)."""
     model_dir = output_dir / MODEL_DIR
-    trainer.save_model(str(model_dir))
+    trainer.save_model(str(model_dir))  # writes on the main process only
+    if not trainer.is_world_process_zero():
+        return
     tokenizer.save_pretrained(str(model_dir))
-    if sparse and trainer.is_world_process_zero():
+    if sparse:
         _restore_architecture_name(model_dir / "config.json", "BertForMaskedLM")
-    if trainer.is_world_process_zero():
-        (output_dir / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
+    (output_dir / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
 
 
 def _restore_architecture_name(config_path: Path, name: str) -> None:
@@ -522,23 +490,37 @@ def _restore_architecture_name(config_path: Path, name: str) -> None:
 
 def heldout_mlm_loss(trainer: Any) -> Tuple[Optional[float], int]:
     """MLM loss over the held-out set, averaged over its masked tokens (not over
-    batches: a small batch may have no masked token and a NaN mean).
+    batches: a small batch may have no masked token and a NaN mean). Under
+    torchrun each process scores every N-th sequence and the sums are added
+    up, so every sequence counts once (the same figure as one process).
 
     RETURNS (Tuple[Optional[float], int]): the loss (None if nothing was
         masked) and the number of masked tokens.
     """
     import torch
 
-    model = trainer.model
+    args, model = trainer.args, trainer.model
+    masking = trainer.data_collator
+    eval_data = trainer.eval_dataset
+    shard = eval_data.select(range(args.process_index, len(eval_data), args.world_size))
+    epoch, masking.epoch = masking.epoch, 0  # the masks of every evaluation
     model.eval()
     total, count = 0.0, 0
-    with torch.inference_mode():
-        for batch in trainer.get_eval_dataloader():
-            batch = {k: v.to(model.device) for k, v in batch.items()}
-            n = int((batch["labels"] != -100).sum())
-            if n:
-                total += float(model(**batch).loss) * n
-                count += n
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(shard), args.per_device_eval_batch_size):
+                rows = shard.select(range(start, min(start + args.per_device_eval_batch_size, len(shard))))
+                batch = {k: v.to(model.device) for k, v in masking(list(rows)).items()}
+                n = int((batch["labels"] != -100).sum())
+                if n:
+                    total += float(model(**batch).loss) * n
+                    count += n
+    finally:
+        masking.epoch = epoch
+    if args.world_size > 1:
+        sums = trainer.accelerator.reduce(torch.tensor([total, float(count)], dtype=torch.float64,
+                                                       device=args.device), "sum")
+        total, count = float(sums[0]), int(sums[1])
     return (total / count if count else None), count
 
 

@@ -39,7 +39,6 @@ used and left open.
 """
 
 import inspect
-import os
 import sys
 import threading
 import time
@@ -56,8 +55,8 @@ from .annotate import (
     count_words,
     detect_format,
     documents_to_annotate,
-    prepare_output,
 )
+from .annotate_output import AnnotateOutput, is_stdout, prepare_output
 
 BatchT = Tuple[List[str], List[str]]  # a batch of documents: (ids, texts)
 
@@ -240,6 +239,8 @@ def annotate_ray(
     model (str): the pipeline (`spacy.load` name or path), loaded once by each worker.
     input_path (Path): a file or a folder of files, as for `annotate`.
     output (Path): the JSONL file; ids already in it are skipped (resume).
+        Locked for the run, never the input, not '-' (E2645): see
+        `spacy_biobert.apps.annotate_output`.
     input_format (Optional[str]): 'lines', 'text', 'jsonl', 'pubmed'; None to detect.
     address (Optional[str]): None for a local Ray instance; 'auto' or
         '<head>:6379' for an existing cluster, this process running on one of
@@ -263,14 +264,37 @@ def annotate_ray(
     RETURNS (RayAnnotateStats): the counts of the run.
     """
     ray = require_ray()
-    _check_arguments(address, num_workers, batch_size)
+    _check_arguments(address, num_workers, batch_size, output)
     stats = RayAnnotateStats(workers=num_workers)
-    batches = _plan(
-        input_path, output, stats, input_format=input_format, batch_size=batch_size,
-        id_field=id_field, text_field=text_field, overwrite=overwrite, report=report,
-    )
-    if batches is None:  # nothing (left) to annotate: start no workers
-        return stats
+    fmt = detect_format(input_path, input_format)
+    sink = prepare_output(output, stats, overwrite=overwrite, input_path=input_path)
+    try:  # the output stays locked until the end of the run
+        batches = _plan(
+            input_path, sink, stats, fmt=fmt, batch_size=batch_size,
+            id_field=id_field, text_field=text_field, report=report,
+        )
+        if batches is None:  # nothing (left) to annotate: start no workers
+            return stats
+        _run(
+            ray, batches, sink, stats, model=model, address=address, num_workers=num_workers,
+            batch_size=batch_size, num_cpus_per_worker=num_cpus_per_worker,
+            num_gpus_per_worker=num_gpus_per_worker, num_cpus=num_cpus,
+            preserve_order=preserve_order, include_text=include_text,
+            show_progress=show_progress, ray_init_kwargs=ray_init_kwargs,
+        )
+    finally:
+        sink.close()
+    return stats
+
+
+def _run(
+    ray: Any, batches: Iterator[BatchT], sink: AnnotateOutput, stats: RayAnnotateStats, *,
+    model: str, address: Optional[str], num_workers: int, batch_size: int,
+    num_cpus_per_worker: float, num_gpus_per_worker: float, num_cpus: Optional[int],
+    preserve_order: bool, include_text: bool, show_progress: bool,
+    ray_init_kwargs: Optional[Dict[str, Any]],
+) -> None:
+    """Start (or join) Ray, annotate `batches` on it and write the records to `sink`."""
     start = time.perf_counter()
     started_ray = _connect(ray, address, num_cpus, ray_init_kwargs)
     from ray.util.queue import Queue
@@ -285,7 +309,7 @@ def annotate_ray(
             include_text=include_text,
         )
         feeder.start()
-        _write_records(ds, output, stats)
+        _write_records(ds, sink, stats)
     finally:
         feeder.stop.set()
         if feeder.is_alive():
@@ -297,11 +321,13 @@ def annotate_ray(
     stats.seconds = time.perf_counter() - start
     if feeder.error is not None:
         raise feeder.error
-    return stats
 
 
-def _check_arguments(address: Optional[str], num_workers: int, batch_size: int) -> None:
-    """Refuse Ray Client addresses and fewer than one worker or document per batch."""
+def _check_arguments(address: Optional[str], num_workers: int, batch_size: int, output: Path) -> None:
+    """Refuse Ray Client addresses, fewer than one worker or document per
+    batch, and stdout as output (Ray prints its workers' output there)."""
+    if is_stdout(output):
+        raise ValueError(Errors.E2645)
     if address is not None and address.startswith("ray://"):
         raise ValueError(Errors.E2622.format(address=address))
     if num_workers < 1 or batch_size < 1:
@@ -309,14 +335,14 @@ def _check_arguments(address: Optional[str], num_workers: int, batch_size: int) 
 
 
 def _plan(
-    input_path: Path, output: Path, stats: RayAnnotateStats, *, input_format: Optional[str],
-    batch_size: int, id_field: str, text_field: str, overwrite: bool, report: Optional[ReportT],
+    input_path: Path, sink: AnnotateOutput, stats: RayAnnotateStats, *,
+    fmt: str, batch_size: int, id_field: str, text_field: str,
+    report: Optional[ReportT],
 ) -> Optional[Iterator[BatchT]]:
-    """The batches left to annotate, read lazily (the ids already in `output`
-    skipped unless `overwrite`; bad records counted in `stats` and reported);
-    None when there is none, found by reading up to the first batch."""
-    fmt = detect_format(input_path, input_format)
-    done = prepare_output(output, stats, overwrite=overwrite)
+    """The batches left to annotate, read lazily (the ids already in `sink`
+    skipped; bad records counted in `stats` and reported); None when there is
+    none, found by reading up to the first batch."""
+    done = sink.done
 
     def _report(message: str) -> None:
         stats.add_bad(message)
@@ -408,11 +434,11 @@ def _annotated_dataset(
     )
 
 
-def _write_records(ds: Any, output: Path, stats: RayAnnotateStats) -> None:
-    """Append the records to `output` as the batches come back (flushed per
+def _write_records(ds: Any, sink: AnnotateOutput, stats: RayAnnotateStats) -> None:
+    """Append the records to `sink` as the batches come back (flushed per
     batch, synced at the end), each id once; count them in `stats`."""
     written = set()
-    with open(output, "a", encoding="utf8") as out:
+    with sink.append() as out:
         for block in ds.iter_batches(batch_format="pyarrow", batch_size=None):
             for ids, records, words in zip(
                 block.column("ids").to_pylist(), block.column("records").to_pylist(),
@@ -426,4 +452,3 @@ def _write_records(ds: Any, output: Path, stats: RayAnnotateStats) -> None:
                     stats.annotated += 1
                     stats.words += n_words
                 out.flush()
-        os.fsync(out.fileno())

@@ -1,6 +1,7 @@
 """`spacy-biobert pretrain`: continued masked-LM pre-training of a base model."""
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -42,7 +43,9 @@ def pretrain_command(
 ) -> None:
     """Continue masked-LM pre-training of a BERT on biomedical text (the BioBERT
     recipe). Progress (loss, steps/s) is shown while it runs; starting it again
-    in the same OUTPUT_DIR resumes from the last checkpoint."""
+    in the same OUTPUT_DIR resumes from the last checkpoint. Runs under
+    `torchrun --nproc_per_node N -m spacy_biobert pretrain ...` as well: the
+    global batch is then N x --batch-size x --grad-accum."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
     settings = PretrainSettings(
         base_model=base_model, max_length=max_length, batch_size=batch_size,
@@ -54,5 +57,7 @@ def pretrain_command(
         sparse_mlm_head=sparse_mlm_head,
     )
     results = run_pretraining(corpus, output_dir, settings)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun: the first process reports
+        return
     sys.stdout.write("\n" + results_table(results) + "\n")
     msg.good(f"Model: {output_dir / 'model'}; results: {output_dir / RESULTS_FILE}")

@@ -29,9 +29,16 @@ valid IOB2 (no ``I-X`` after ``O`` or after another type); when the per-token
 argmax is already valid it is that sequence. ``greedy`` takes the argmax and
 reads an orphan ``I-X`` as the start of an entity, as conlleval does.
 
+Invisible tokens. A predicted entity never starts or ends on a token that
+shows nothing (whitespace, control and format characters: zero-width space,
+BOM, soft hyphen, bidirectional marks; ``tags.is_invisible``): such tokens are
+cut off its edges (a span of only such tokens is dropped), so its character
+offsets are those of its first and last visible token. Inside an entity they
+stay.
+
 Confidence. ``ent._.confidence`` is the mean, over the entity's tokens, of the
 probability the model gives to the tag chosen for that token (``B-X`` for the
-first, ``I-X`` for the rest): a float in (0, 1].
+first, ``I-X`` for the rest; the tokens kept after trimming): a float in (0, 1].
 """
 
 from itertools import islice
@@ -54,9 +61,10 @@ from thinc.types import Floats2d
 
 from ..errors import Errors
 from ..extensions import ENT_CONFIDENCE_ATTR, install_extensions
+from ..integrity import guard_pipeline
 from ..losses import softmax_cross_entropy
 from . import scorer as _scorer  # noqa: F401  (registers the scorer functions)
-from .tags import iob_to_spans
+from .tags import iob_to_spans, trim_invisible
 
 DEFAULT_NER_MODEL_STR = """
 [model]
@@ -118,6 +126,7 @@ def make_biobert_ner(
         there (see the module docstring).
     scorer (Optional[Callable]): the scoring method.
     """
+    guard_pipeline(nlp)  # checked loading, checksums on saving (spacy_biobert.integrity)
     return BioBertNER(
         nlp.vocab, model, name, decoding=decoding, confidence_attr=confidence_attr,
         spans_key=spans_key, existing_ents=existing_ents, scorer=scorer,
@@ -217,7 +226,8 @@ class BioBertNER(TrainablePipe):
             if len(doc) and len(probs):
                 best = decode(probs, allowed, start_allowed)
                 token_conf = probs[numpy.arange(len(best)), best]
-                for start, end, label in iob_to_spans([tags[i] for i in best]):
+                texts = [token.text for token in doc]
+                for start, end, label in trim_invisible(iob_to_spans([tags[i] for i in best]), texts):
                     ents.append(Span(doc, start, end, label=label))
                     confidences[(start, end)] = float(token_conf[start:end].mean())
             predicted = {id(ent) for ent in ents}

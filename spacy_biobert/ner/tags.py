@@ -1,6 +1,8 @@
-"""IOB2 tags: typed and untyped, to and from token spans."""
+"""IOB2 tags: typed and untyped, to and from token spans; spans trimmed of
+invisible tokens."""
 
-from typing import Iterable, List, Optional, Tuple
+import unicodedata
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 UNTYPED_LABEL = "ENTITY"
 
@@ -43,3 +45,28 @@ def spans_to_iob(n_tokens: int, spans: Iterable[Tuple[int, int, str]]) -> List[s
 def entity_types(tag_seqs: Iterable[List[str]]) -> List[str]:
     """The entity types of IOB tag sequences, sorted ('' for untyped B/I tags)."""
     return sorted({label for tags in tag_seqs for _, _, label in iob_to_spans(tags)})
+
+
+def is_invisible(text: str) -> bool:
+    """True when a token shows nothing: every character is whitespace, a
+    control character (Cc: U+0000-U+001F, U+007F-U+009F) or a format character
+    (Cf: zero-width space U+200B, joiners, BOM U+FEFF, soft hyphen U+00AD,
+    the bidirectional marks and embeddings)."""
+    return all(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in text)
+
+
+def trim_invisible(
+    spans: Iterable[Tuple[int, int, str]], token_texts: Sequence[str]
+) -> List[Tuple[int, int, str]]:
+    """The spans with their invisible first and last tokens (is_invisible)
+    cut off; a span of invisible tokens only is dropped. Tokens inside a span
+    stay: its character offsets are still those of its first and last token."""
+    out = []
+    for start, end, label in spans:
+        while start < end and is_invisible(token_texts[start]):
+            start += 1
+        while end > start and is_invisible(token_texts[end - 1]):
+            end -= 1
+        if start < end:
+            out.append((start, end, label))
+    return out

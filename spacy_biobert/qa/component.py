@@ -45,7 +45,8 @@ best first, one per distinct answer text. ``score`` depends on the
   and the window's passage wordpieces), never renormalised; a text found in
   several spans or windows keeps its best score.
 Records are plain data, so they survive ``DocBin(store_user_data=True)``,
-``doc.to_bytes()`` and ``nlp.pipe(n_process=2)``; ``answer_spans(doc, i)``
+``doc.to_bytes()`` and ``nlp.pipe(n_process=2)`` equal, as lists and dicts
+(``spacy_biobert.extensions``); ``answer_spans(doc, i)``
 turns the answers of question ``i`` into ``Span`` objects.
 
 No answer. Windows that do not contain the gold answer are trained to point
@@ -84,6 +85,7 @@ from ..base_model import own_encoder_model_config
 from ..encoder_pipe import EncoderPipe
 from ..errors import Errors
 from ..extensions import ANSWERS_ATTR, QUESTIONS_ATTR, install_extensions
+from ..integrity import guard_pipeline
 from ..losses import softmax_cross_entropy
 from . import scorer as _scorer  # noqa: F401  (registers the scorer functions)
 from .decoding import _nbest_answers, _product_answers
@@ -143,6 +145,7 @@ def make_biobert_qa(
     answers_attr (str): the Doc._ attribute for the answers.
     scorer (Optional[Callable]): the scoring method.
     """
+    guard_pipeline(nlp)  # checked loading, checksums on saving (spacy_biobert.integrity)
     return QuestionAnswerer(
         nlp.vocab, model, name, top_k=top_k, max_answer_length=max_answer_length,
         doc_stride=doc_stride, n_best_size=n_best_size, null_answer=null_answer,

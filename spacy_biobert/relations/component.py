@@ -22,8 +22,9 @@ not listed; pairs that got no prediction, see below, neither)::
 
 ``start``/``end`` are token offsets, ``start_char``/``end_char`` character
 offsets into ``doc.text``; ``scores`` has every class, the no-relation label
-included. Records are plain data, so they survive ``DocBin(store_user_data=True)``
-(which reads the list back as a tuple), ``doc.to_bytes()`` and ``nlp.pipe(n_process=2)``; ``relation_spans(doc, record)``
+included. Records are plain data, so they survive ``DocBin(store_user_data=True)``,
+``doc.to_bytes()`` and ``nlp.pipe(n_process=2)`` equal, as lists and dicts
+(``spacy_biobert.extensions``); ``relation_spans(doc, record)``
 turns a record back into two ``Span`` objects. Gold relations for training go
 into the reference docs' ``doc._.relations`` in the same form (only ``head``,
 ``tail`` and ``label`` are read, matched by character offsets); a reference doc
@@ -64,6 +65,7 @@ from ..base_model import own_encoder_model_config
 from ..encoder_pipe import EncoderPipe
 from ..errors import Errors, Warnings
 from ..extensions import RELATIONS_ATTR, install_extensions
+from ..integrity import guard_pipeline
 from ..losses import softmax_cross_entropy
 from . import scorer as _scorer  # noqa: F401  (registers the scorer functions)
 from .candidates import CandidateGetterT, PairCandidate
@@ -131,6 +133,7 @@ def make_biobert_relation_extractor(
     relations_attr (str): the Doc._ attribute for relations.
     scorer (Optional[Callable]): the scoring method.
     """
+    guard_pipeline(nlp)  # checked loading, checksums on saving (spacy_biobert.integrity)
     return RelationExtractor(
         nlp.vocab, model, name, candidates=candidates, no_relation_label=no_relation_label,
         tags=tags, overlap_tag=overlap_tag, max_pairs_per_sentence=max_pairs_per_sentence,
