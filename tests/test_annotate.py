@@ -104,6 +104,7 @@ def test_annotate_jsonl_bad_records(nlp, tmp_path):
         json.dumps(["a", "list"]),
         "",
         json.dumps({"pmid": 7, "abstract": ""}),
+        "[" * 100_000 + "]" * 100_000,  # valid JSON, too deep for json.loads (RecursionError)
     ]
     inp = tmp_path / "in.jsonl.gz"
     with gzip.open(inp, "wt", encoding="utf8") as f:
@@ -112,10 +113,11 @@ def test_annotate_jsonl_bad_records(nlp, tmp_path):
     records = read_records(tmp_path / "out.jsonl")
     assert [r["id"] for r in records] == ["a", "7"]
     assert records[1]["entities"] == []
-    assert stats.bad == 6 == len(messages)
-    for line, code in [(2, "E2616"), (3, "E2616"), (4, "E2616"), (5, "E2616"), (6, "E2619"), (7, "E2616")]:
+    assert stats.bad == 7 == len(messages)
+    for line, code in [(2, "E2616"), (3, "E2616"), (4, "E2616"), (5, "E2616"), (6, "E2619"), (7, "E2616"), (10, "E2616")]:
         assert any(f"in.jsonl.gz:{line}:" in m and code in m for m in messages), (line, messages)
     assert "invalid JSON" in messages[0] and "duplicate id 'a'" in messages[4]
+    assert "nested too deeply" in messages[6]
 
 
 PUBMED_XML = """<?xml version="1.0" encoding="utf-8"?>

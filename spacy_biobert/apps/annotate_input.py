@@ -206,6 +206,9 @@ def read_jsonl(
         except ValueError as e:
             report(Errors.E2616.format(path=path, line=i, why=f"invalid JSON ({e})"))
             continue
+        except RecursionError:  # e.g. [[[[...]]]] 100,000 deep: valid JSON, too deep to read
+            report(Errors.E2616.format(path=path, line=i, why="JSON nested too deeply to read"))
+            continue
         if not isinstance(obj, dict):
             report(Errors.E2616.format(path=path, line=i, why="not a JSON object"))
             continue

@@ -266,7 +266,7 @@ def scan_done_ids(f: BinaryIO, path: PathT) -> Tuple[Set[str], int]:
             raise ValueError(Errors.E2644.format(where=f"{path}:{line_no}", limit=MAX_LINE_BYTES))
         try:
             doc_id = json.loads(line)["id"]
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, RecursionError) as e:
             raise ValueError(Errors.E2617.format(path=path, line=line_no)) from e
         done.add(str(doc_id))
     if keep < size:
