@@ -155,3 +155,51 @@ def test_visualize_screenshot_not_blank(tmp_path):
     empty = tmp_path / "empty.html"
     empty.write_text("<html><body></body></html>", encoding="utf8")
     assert is_blank(blank_stats(read_png(screenshot(empty, tmp_path / "empty.png", chromium=chromium, width=400, height=300))))
+
+
+def test_visualize_page_parses_without_injected_markup():
+    """Hostile text, labels, relation labels, questions and answers: the page,
+    parsed as HTML, has no element or attribute that came from the data."""
+    from html.parser import HTMLParser
+
+    from spacy.tokens import Span
+
+    from spacy_biobert import install_extensions
+
+    install_extensions()
+    nlp = spacy.blank("en")
+    text = 'aspirin <script>alert(3)</script> inhibits cox1 " onmouseover="alert(4) .'
+    doc = nlp(text)
+    head, tail = doc[0:1], doc[-5:-4]
+    assert tail.text == "cox1"
+    doc.ents = [Span(doc, 0, 1, label=ATTACK), Span(doc, tail.start, tail.end, label='x" onclick="alert(5)')]
+    doc._.relations = [{
+        "head": {"start": 0, "end": 1, "label": ATTACK, "text": head.text, "start_char": 0, "end_char": 7},
+        "tail": {"start": tail.start, "end": tail.end, "label": "GENE", "text": "cox1",
+                 "start_char": tail.start_char, "end_char": tail.end_char},
+        "label": "<iframe src=javascript:alert(6)>", "score": 0.9,
+    }]
+    doc._.answers = [{"question": "<svg onload=alert(7)>?", "answers": [
+        {"text": doc[1:4].text, "start_char": doc[1].idx, "end_char": doc[3].idx + len(doc[3]), "score": 0.8},
+    ]}]
+    page = render_page([doc])
+
+    class Collect(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.attrs, self.values = set(), set(), []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.add(tag)
+            self.attrs.update(name for name, _ in attrs)
+            self.values.extend(value or "" for _, value in attrs)
+
+    parsed = Collect()
+    parsed.feed(page)
+    # displaCy draws the arcs as <svg> itself; the injected one would carry onload
+    assert not parsed.tags & {"script", "img", "iframe"}, parsed.tags
+    assert not {a for a in parsed.attrs if a.startswith("on")}, parsed.attrs
+    assert not [v for v in parsed.values if "javascript:" in v or "alert(" in v]
+    # the data is on the page, as text
+    for shown in ("&lt;script&gt;", "&lt;iframe", "&lt;svg onload=alert(7)&gt;?", "onclick"):
+        assert shown in page, shown
