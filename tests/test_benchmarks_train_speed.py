@@ -35,6 +35,9 @@ def test_train_speed_arms_same_work_and_accounting(tiny_bert):
         assert a["sentences_per_s"] == pytest.approx(16 / a["seconds"], rel=0.01)
         assert a["steps_per_s"] == pytest.approx(6 / a["seconds"], rel=0.01)
         assert a["s_per_epoch"] == pytest.approx(80 / a["sentences_per_s"], rel=0.01, abs=0.1)
+        best = min(a["round_seconds"])
+        assert a["best_round_s"] == best
+        assert a["best_s_per_epoch"] == pytest.approx(80 / (8 / best), rel=0.01, abs=0.1)
         assert 0 < a["optimizer_s"] and a["update_s"] + a["optimizer_s"] <= a["seconds"] + 0.01
     assert r["ratio_s_per_epoch"] == pytest.approx(r["spacy"]["seconds"] / r["plain_hf"]["seconds"], rel=0.01)
     # both arms trained: a loss was summed over the timed steps
