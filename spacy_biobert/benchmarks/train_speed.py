@@ -3,7 +3,8 @@ Hugging Face token-classification loop, side by side in one process.
 
     python -m spacy_biobert.benchmarks.train_speed [--train ../shared/data/ner/ncbi_disease/train.tsv]
         [--base-model embedded] [--limit 512] [--batch-size 16] [--rounds 3]
-        [--profile-steps 8] [--output metrics/benchmark_train_speed.json]
+        [--profile-steps 8] [--threads 1] [--config configs/ner.cfg]
+        [--output metrics/benchmark_train_speed.json]
 
 Both arms train the same base model on the same sentences (the first
 ``--limit`` of the IOB file), cut into the same batches (the config's batcher,
@@ -27,13 +28,15 @@ number of steps:
 One untimed warm-up step per arm, then ``--rounds`` rounds, interleaved
 (a, b, a, b, ...), each one pass over all batches. Reported per arm: steps/s,
 sentences/s, seconds per epoch-equivalent (the whole training file's sentences
-at that rate) and the time in the optimizer step; the ratio of spaCy's seconds
-per epoch to the plain loop's (the goal: <= 1.0). Then ``--profile-steps``
+at that rate; over all rounds and for the fastest round) and the time in the
+optimizer step; the ratio of spaCy's seconds per epoch to the plain loop's (the
+goal: <= 1.0). Then ``--profile-steps``
 further spaCy steps under cProfile (untimed, after the rounds) say where its
 step goes: transformer forward, backward, the optimizer (thinc Adam), copies
 between thinc and torch arrays (``xp2torch``/``torch2xp``; these overlap the
 other phases) and the rest (spaCy, alignment, the NER head). A shared machine
-makes all figures noisy: compare the arms of one run, not runs.
+makes all figures noisy: compare the arms of one run, not runs; ``--threads 1``
+keeps torch's threads from fighting other work for the cores.
 """
 
 import cProfile
