@@ -298,6 +298,11 @@ class Errors(metaclass=ErrorsWithCodes):
             "{names}. For your own data, run the own-data workflow: `spacy project "
             "run own-data . --vars.own_train ... --vars.own_dev ... --vars.own_test ...`.")
     E2708 = ("Data files missing: {what}.{hint}")
+    E2770 = ("The training-speed benchmark's --train {path} {what}: give an IOB file "
+            "(word<TAB>tag lines, a blank line between sentences), e.g. "
+            "ner/ncbi_disease/train.tsv of the data mirror.")
+    E2771 = ("The training-speed benchmark needs --batch-size >= 1, --rounds >= 1 and "
+            "--profile-steps >= 0 (got {batch_size}, {rounds}, {profile_steps}).")
 # fmt: on
 
 
