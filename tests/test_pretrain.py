@@ -449,3 +449,24 @@ def test_pretrain_masks_do_not_depend_on_the_batch(tiny_bert, whole_word):
         assert 0.6 < (whole["input_ids"][masked] == tok.mask_token_id).float().mean().item() < 0.95
     masking.epoch = 1
     assert not torch.equal(masking(seqs)["labels"], labels)
+
+
+def test_pretrain_one_process_tokenises_without_a_pool(tiny_bert, tmp_path, monkeypatch):
+    """num_proc=1 (the default) tokenises and packs in this process: datasets
+    would otherwise fork a pool of one, which can hang in a process whose
+    torch or ONNX Runtime threads have run (seen once in the full suite)."""
+    import multiprocess.pool
+    from transformers import AutoTokenizer
+
+    from spacy_biobert.apps.pretrain import PretrainSettings
+    from spacy_biobert.apps.pretrain_data import build_datasets
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a process pool was started")
+
+    monkeypatch.setattr(multiprocess.pool, "Pool", no_pool)
+    corpus = _corpus(tmp_path / "corpus.txt")
+    settings = PretrainSettings(base_model=str(tiny_bert), max_length=16, batch_size=4, eval_ratio=0.2)
+    data = build_datasets(corpus, AutoTokenizer.from_pretrained(str(tiny_bert)), settings, tmp_path / "cache")
+    assert len(data["train"]) > 0 and len(data["eval"]) > 0
+    assert all(len(ids) <= 16 for ids in data["train"]["input_ids"])

@@ -86,12 +86,15 @@ def build_datasets(
         return tokenizer(batch["text"], add_special_tokens=False, return_attention_mask=False,
                          return_token_type_ids=False, verbose=False)
 
+    # one process: no pool at all (datasets forks a pool even for num_proc=1, and a
+    # child forked from a process whose torch / ONNX Runtime threads ran can hang)
+    num_proc = settings.num_proc if settings.num_proc > 1 else None
     packed = {}
     for name, ds in splits.items():
-        ds = ds.map(tokenize, batched=True, remove_columns=["text"], num_proc=settings.num_proc,
+        ds = ds.map(tokenize, batched=True, remove_columns=["text"], num_proc=num_proc,
                     desc=f"Tokenising {name}")
         ds = ds.map(
-            pack_documents, batched=True, remove_columns=ds.column_names, num_proc=settings.num_proc,
+            pack_documents, batched=True, remove_columns=ds.column_names, num_proc=num_proc,
             fn_kwargs={"max_length": settings.max_length, "cls_id": tokenizer.cls_token_id,
                        "sep_id": tokenizer.sep_token_id},
             desc=f"Packing {name}",
