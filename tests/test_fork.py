@@ -12,6 +12,8 @@ from typing import List
 
 import pytest
 
+from spacy_biobert.benchmarks.reliability import alive, children
+
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
@@ -83,31 +85,6 @@ def _env():
     return dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
 
 
-def _stat(pid: int):
-    """(state, ppid) of a process, or None once it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()
-    return fields[0], int(fields[1])
-
-
-def _children(pid: int) -> List[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            stat = _stat(int(entry.name))
-            if stat is not None and stat[1] == pid:
-                out.append(int(entry.name))
-    return out
-
-
-def _alive(pid: int) -> bool:
-    stat = _stat(pid)
-    return stat is not None and stat[0] not in ("Z", "X")  # a zombie has exited
-
-
 def test_nlp_pipe_workers_die_with_killed_parent(ner_dir, tmp_path):
     """SIGKILL a process in the middle of nlp.pipe(n_process=2): its two
     workers go too (before: they lived on as orphans, each with the model)."""
@@ -119,14 +96,14 @@ def test_nlp_pipe_workers_die_with_killed_parent(ner_dir, tmp_path):
     try:
         line = proc.stdout.readline()
         assert line.strip() == "running", proc.stderr.read()[-3000:]
-        workers = _children(proc.pid)
-        assert len(workers) == 2 and all(_alive(w) for w in workers)
+        workers = children(proc.pid)
+        assert len(workers) == 2 and all(alive(w) for w in workers)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         deadline = time.monotonic() + 30  # a bound for a loaded machine, not a timing
-        while time.monotonic() < deadline and any(_alive(w) for w in workers):
+        while time.monotonic() < deadline and any(alive(w) for w in workers):
             time.sleep(0.05)
-        assert [w for w in workers if _alive(w)] == [], "workers outlived their killed parent"
+        assert [w for w in workers if alive(w)] == [], "workers outlived their killed parent"
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -134,7 +111,7 @@ def test_nlp_pipe_workers_die_with_killed_parent(ner_dir, tmp_path):
         proc.stdout.close()
         proc.stderr.close()
         for w in workers:
-            if _alive(w):
+            if alive(w):
                 os.kill(w, signal.SIGKILL)
 
 
