@@ -129,6 +129,7 @@ def bucketed_hf_forward(model: Model, wordpieces: Any, is_train: bool) -> Tuple[
     n, width = wordpieces.input_ids.shape
     merged: Optional[dict] = None
     output_cls = None
+    encoder: Any = hf_model if on_torch else None
     # What PyTorchShim.predict does per call (eval mode, no autograd, autocast
     # if mixed precision), once for all the groups: switching the modules to
     # eval and back for every group cost 1.3% of nlp.pipe's time (py-spy).
@@ -140,7 +141,8 @@ def bucketed_hf_forward(model: Model, wordpieces: Any, is_train: bool) -> Tuple[
         ):
             for rows, length in groups:
                 args, _ = convert_inputs(model, _take(wordpieces, rows, length), False)
-                encoder = hf_model if on_torch else runtime_encoder(model, args.kwargs)
+                if encoder is None:  # one weights check per forward, not per group
+                    encoder = runtime_encoder(model, args.kwargs)
                 out = encoder(*args.args, **args.kwargs)
                 if merged is None:
                     output_cls = type(out)
