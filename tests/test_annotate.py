@@ -13,9 +13,9 @@ import pytest
 from spacy.language import Language
 from spacy.tokens import Doc
 from util import make_texts, read_records, strip_confidence
+from util import run_annotate as run
 
 from spacy_biobert.apps.annotate import (
-    annotate,
     detect_format,
     read_done_ids,
     read_pubmed,
@@ -29,12 +29,6 @@ def nlp(ner_dir):
     import spacy
 
     return spacy.load(ner_dir)
-
-
-def run(nlp, inp, out, **kwargs):
-    messages = []
-    stats = annotate(nlp, inp, out, report=messages.append, show_progress=False, **kwargs)
-    return stats, messages
 
 
 def test_annotate_detect_format(tmp_path):

@@ -14,8 +14,8 @@ import pytest
 from spacy.language import Language
 from spacy.tokens import Doc
 from util import read_records, strip_confidence
+from util import run_annotate as run
 
-from spacy_biobert.apps.annotate import annotate
 from spacy_biobert.apps.annotate_pipe import pipe_records
 
 WOMEN = "women with breast cancer were observed ."
@@ -27,12 +27,6 @@ def trained_nlp(trained_ner_dir):
     import spacy
 
     return spacy.load(trained_ner_dir)
-
-
-def run(nlp, inp, out, **kwargs):
-    messages = []
-    stats = annotate(nlp, inp, out, report=messages.append, show_progress=False, **kwargs)
-    return stats, messages
 
 
 class Boom(Exception):

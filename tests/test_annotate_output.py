@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 from util import make_texts, read_records, strip_confidence
+from util import run_annotate as run
 
 from spacy_biobert.apps import annotate_output
 from spacy_biobert.apps.annotate import annotate, read_done_ids
@@ -25,12 +26,6 @@ def nlp(ner_dir):
     import spacy
 
     return spacy.load(ner_dir)
-
-
-def run(nlp, inp, out, **kwargs):
-    messages = []
-    stats = annotate(nlp, inp, out, report=messages.append, show_progress=False, **kwargs)
-    return stats, messages
 
 
 def write_jsonl(path: Path, n: int, *, trailing_newline: bool = True) -> bytes:

@@ -154,3 +154,13 @@ def strip_confidence(records, ndigits=4):
         ]
         out.append(rec)
     return out
+
+
+def run_annotate(nlp, inp, out, **kwargs):
+    """`annotate` without a progress bar, collecting the bad-record messages:
+    (stats, messages)."""
+    from spacy_biobert.apps.annotate import annotate
+
+    messages: list = []
+    stats = annotate(nlp, inp, out, report=messages.append, show_progress=False, **kwargs)
+    return stats, messages
