@@ -340,7 +340,20 @@ def run_pretraining(
     if has_eval:
         results.update(_evaluate(trainer, data["eval"]))
     _write_outputs(trainer, tokenizer, output_dir, sparse, results)
+    _end_process_group()
     return results
+
+
+def _end_process_group() -> None:
+    """Under torchrun, tear the process group down once every process is done,
+    rather than leaving gloo's threads to interpreter exit (a resumed 2-process
+    run in the test suite once ended with SIGABRT, 'terminate called without an
+    active exception', on rank 1)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def _load_tokenizer(settings: PretrainSettings) -> Tuple[str, Any]:
