@@ -210,14 +210,14 @@ def _summary(arm: Any, rounds: List[float], steps: int, sentences: int, epoch_se
     seconds = sum(rounds)
     per_s = sentences / seconds
     return {
-        "steps": steps, "sentences": sentences, "seconds": round(seconds, 3),
-        "round_seconds": [round(r, 3) for r in rounds],
+        "steps": steps, "sentences": sentences, "seconds": round(seconds, 6),
+        "round_seconds": [round(r, 6) for r in rounds],
         "steps_per_s": round(steps / seconds, 3), "sentences_per_s": round(per_s, 2),
         "s_per_epoch": round(epoch_sentences / per_s, 1),
         "update_s": round(arm.update_s, 3), "optimizer_s": round(arm.optimizer_s, 3),
         "optimizer_share": round(arm.optimizer_s / seconds, 3),
         # the fastest round: the least disturbed by other work on the machine
-        "best_round_s": round(min(rounds), 3),
+        "best_round_s": round(min(rounds), 6),
         "best_s_per_epoch": round(epoch_sentences / (sentences / len(rounds) / min(rounds)), 1),
     }
 
