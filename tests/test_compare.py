@@ -61,7 +61,28 @@ def test_compare_aggregate_mean_std_and_table():
     res.update({"runs": runs, "seeds": [0, 1], "settings": {"steps": 5}})
     md = markdown_table(res)
     assert "| d | 60.00 ± 14.14 |" in md
-    assert "| d | +0.00 ± 14.14 | 1/2 |" in md  # paired differences: +10 and -10
+    # paired differences +10 and -10: mean 0, std 14.14, t(0.975, 1 df) = 12.706
+    assert "| d | b | +0.00 ± 14.14 | [-127.06, +127.06] | 1/2 |" in md
+    assert res["paired"]["d"]["b"] == {"n": 2, "mean": 0.0, "std": 14.14, "ci_low": -127.06, "ci_high": 127.06,
+                                       "confidence": 0.95, "b_better": 1, "b_worse": 1}
+
+
+def test_paired_difference_interval():
+    from spacy_biobert.apps.paired import paired_difference, t_critical
+
+    # Student's t quantiles (0.975) from tables
+    for df, t in ((1, 12.706), (2, 4.303), (4, 2.776), (9, 2.262), (30, 2.042)):
+        assert t_critical(df) == pytest.approx(t, abs=5e-4)
+    assert t_critical(4, 0.90) == pytest.approx(2.132, abs=5e-4)
+    p = paired_difference([1, 2, 3, 4, 5], [2, 2.5, 4, 6, 5])
+    # differences 1, .5, 1, 2, 0: mean .9, std .7416, half-width 2.776 * .7416 / sqrt(5) = .9208
+    assert p["mean"] == pytest.approx(0.9) and p["std"] == pytest.approx(0.74162, abs=1e-5)
+    assert (p["ci_low"], p["ci_high"]) == (pytest.approx(-0.0208, abs=1e-4), pytest.approx(1.8208, abs=1e-4))
+    assert (p["b_better"], p["b_worse"], p["n"]) == (4, 0, 5)
+    one = paired_difference([1.0], [3.0])
+    assert one["mean"] == 2.0 and one["ci_low"] is None and one["std"] is None
+    with pytest.raises(ValueError):
+        paired_difference([1.0], [1.0, 2.0])
 
 
 def test_compare_runs_and_resumes(tiny_bert, tmp_path):
@@ -108,6 +129,39 @@ def test_compare_runs_and_resumes(tiny_bert, tmp_path):
     assert messages[0].startswith("1 runs, 1 already done, 0 to go")
     assert [r["f1"] for r in res3["runs"]] == f1s[:1]
     assert res3["start_labels"] == ["a"] and (out / "curve.md").exists()
+
+
+def test_compare_epochs_and_dev_selection(tiny_bert, tmp_path):
+    """--epochs N --select dev: N passes over the training file, the whole dev
+    split scored during training, model-best (not the last weights) scored on test."""
+    data = tmp_path / "data" / "toy"
+    data.mkdir(parents=True)
+    for split, n in (("train", 12), ("dev", 4), ("test", 8)):
+        _write_split(data / f"{split}.tsv", n)
+    settings = CompareSettings(config=str(ROOT / "configs" / "test" / "ner.cfg"), data_dir=str(tmp_path / "data"),
+                               epochs=6, select="dev", learning_rate=5e-3, batch_size=4, threads=1)
+    from spacy_biobert.apps.compare import Run, evaluate_command, train_command
+
+    run = Run(dataset="toy", start="a", base_model=str(tiny_bert), seed=0)
+    cmd = train_command(run, settings, tmp_path / "x")
+    assert cmd[cmd.index("--training.max_epochs") + 1] == "6" and cmd[cmd.index("--training.max_steps") + 1] == "0"
+    assert "--corpora.dev.limit" not in cmd and "--training.eval_frequency" not in cmd
+    assert evaluate_command(run, settings, tmp_path / "x")[4].endswith("model-best")
+    out = tmp_path / "out"
+    res = run_experiment(out, ["toy"], [("a", str(tiny_bert))], [0], settings, echo=lambda m: None)
+    folder = out / "runs" / "toy" / "a" / "seed0"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["epochs"] == 6 and metrics["select"] == "dev"
+    assert (folder / "train" / "model-best").exists() and not (folder / "train" / "model-last").exists()
+    log = (folder / "run.log").read_text()
+    assert "seed0/train/model-best" in log
+    # 12 sentences in batches of 4: 3 steps an epoch, 18 in all (spaCy logs steps 0..17)
+    assert "Training length from the data: 18 steps" in log
+    # the dev score of the chosen model is the best dev score of the run (4 whole dev sentences)
+    best = json.loads((folder / "train" / "model-best" / "meta.json").read_text())["performance"]["ents_f"]
+    assert metrics["dev_f1"] == best and best > 0
+    assert res["runs"][0]["f1"] == metrics["f1"]
+    assert "model-best (chosen on the whole dev split) is scored" in (out / "compare_results.md").read_text()
 
 
 def test_compare_missing_data_and_failed_run(tiny_bert, tmp_path):

@@ -8,11 +8,14 @@ done when its ``metrics.json`` exists; started again, the experiment skips the
 runs that are done and redoes only an unfinished one (``spacy train`` cannot
 resume a fine-tune, so an interrupted run loses at most that run's work).
 
-The budget is a number of fine-tuning steps, the same for every start point
-(``max_epochs = 0``; the learning rate warms up and decays to zero over those
-steps). No model selection happens: the last weights are scored, so the dev
-split plays no part (the training loop's step-0 dev evaluation is cut to one
-sentence).
+The budget is the same for every start point: a number of fine-tuning steps
+(``max_epochs = 0``), or with ``epochs > 0`` that many passes over the
+training file (the schedule's length counted from the data); either way the
+learning rate warms up and decays to zero over the run. ``select = "last"``
+scores the last weights, so the dev split plays no part (the training loop's
+step-0 dev evaluation is cut to one sentence); ``select = "dev"`` scores
+``model-best``, chosen on the whole dev split at the evaluations of the run
+(the config's ``[initialize.after_init]`` sets how many), never on test.
 """
 
 import json
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import Errors
+from .paired import paired_difference
 from .runs import reuse_metrics, train_and_evaluate, write_metrics
 
 METRICS_FILE = "metrics.json"
@@ -35,7 +39,7 @@ RESULTS_NAME = "compare_results"
 
 
 # what a finished run must share with the experiment to be reused by it
-_RUN_KEYS = ("steps", "learning_rate", "batch_size", "threads", "eval_split", "config", "overrides", "untyped", "eval_limit")
+_RUN_KEYS = ("steps", "epochs", "select", "learning_rate", "batch_size", "threads", "eval_split", "config", "overrides", "untyped", "eval_limit")
 
 
 @dataclass
@@ -45,6 +49,10 @@ class CompareSettings:
     config: str = "configs/ner.cfg"
     data_dir: str = "assets/ner"
     steps: int = 150
+    # > 0: the budget is this many epochs over the training file (steps unused)
+    epochs: int = 0
+    # "last": score the last weights; "dev": score model-best, chosen on dev
+    select: str = "last"
     learning_rate: float = 1e-4
     batch_size: int = 16
     threads: int = 1
@@ -107,12 +115,8 @@ def train_command(run: Run, settings: CompareSettings, folder: Path) -> List[str
         "--paths.dev", str(data / "dev.tsv"),
         "--paths.base_model", run.base_model,
         "--system.seed", str(run.seed),
-        "--training.max_epochs", "0",
-        "--training.max_steps", str(settings.steps),
-        # no model selection: the last weights are scored. spaCy evaluates at
-        # step 0 whatever the frequency; one dev sentence keeps that cheap.
-        "--training.eval_frequency", str(settings.steps + 1),
-        "--corpora.dev.limit", "1",
+        "--training.max_epochs", str(settings.epochs) if settings.epochs > 0 else "0",
+        "--training.max_steps", "0" if settings.epochs > 0 else str(settings.steps),
         "--training.batcher.size", str(settings.batch_size),
         "--training.optimizer.learn_rate.initial_rate", str(settings.learning_rate),
         "--training.logger.progress_bar", "false",
@@ -120,6 +124,11 @@ def train_command(run: Run, settings: CompareSettings, folder: Path) -> List[str
         "--corpora.dev.untyped", _bool(settings.untyped),
         "--gpu-id", str(settings.gpu_id),
     ]
+    if settings.select == "last":
+        # no model selection: the last weights are scored. spaCy evaluates at
+        # step 0 whatever the frequency; one dev sentence keeps that cheap.
+        last = settings.steps if settings.epochs <= 0 else 10**9
+        cmd += ["--training.eval_frequency", str(last + 1), "--corpora.dev.limit", "1"]
     for key, value in settings.overrides.items():
         cmd += [key if key.startswith("--") else f"--{key}", value]
     return cmd
@@ -128,11 +137,15 @@ def train_command(run: Run, settings: CompareSettings, folder: Path) -> List[str
 def evaluate_command(run: Run, settings: CompareSettings, folder: Path) -> List[str]:
     test = Path(settings.data_dir) / run.dataset / f"{settings.eval_split}.tsv"
     return [
-        sys.executable, "-m", "spacy_biobert", "evaluate", str(folder / "train" / "model-last"),
+        sys.executable, "-m", "spacy_biobert", "evaluate", str(folder / "train" / _scored_model(settings)),
         str(test), "--dataset", run.dataset, "--output", str(folder / "evaluate.json"),
         "--gpu-id", str(settings.gpu_id), "--untyped" if settings.untyped else "--typed",
         "--limit", str(settings.eval_limit),
     ]
+
+
+def _scored_model(settings: CompareSettings) -> str:
+    return "model-best" if settings.select == "dev" else "model-last"
 
 
 def _bool(value: bool) -> str:
@@ -152,6 +165,8 @@ def execute_run(run: Run, settings: CompareSettings, output_dir: Path) -> Dict[s
     metrics = {
         **asdict(run),
         "steps": settings.steps,
+        "epochs": settings.epochs,
+        "select": settings.select,
         "learning_rate": settings.learning_rate,
         "batch_size": settings.batch_size,
         "config": settings.config,
@@ -167,8 +182,14 @@ def execute_run(run: Run, settings: CompareSettings, output_dir: Path) -> Dict[s
         "run_seconds": round(run_seconds, 1),
         "threads": settings.threads,
     }
+    if settings.select == "dev":
+        best = folder / "train" / "model-best" / "meta.json"
+        performance = json.loads(best.read_text(encoding="utf8")).get("performance", {})
+        metrics["dev_f1"] = performance.get("ents_f")
     write_metrics(done, metrics)
-    shutil.rmtree(folder / "train" / "model-best", ignore_errors=True)
+    # the weights that were not scored (a run's folder keeps the scored model)
+    unused = "model-last" if settings.select == "dev" else "model-best"
+    shutil.rmtree(folder / "train" / unused, ignore_errors=True)
     return metrics
 
 
@@ -247,8 +268,11 @@ def mean_std(values: Sequence[float]) -> Tuple[float, Optional[float]]:
 
 
 def aggregate(per_run: Sequence[Dict[str, Any]], datasets: Sequence[str], starts: Sequence[str]) -> Dict[str, Any]:
-    """Mean ± std (over seeds) of P/R/F1 per data set and start point."""
+    """Mean ± std (over seeds) of P/R/F1 per data set and start point, and the
+    paired F1 difference (same seeds) of every other start point against the
+    first one, with its 95% confidence interval."""
     table: Dict[str, Dict[str, Any]] = {}
+    paired: Dict[str, Dict[str, Any]] = {}
     for d in datasets:
         table[d] = {}
         for s in starts:
@@ -261,15 +285,33 @@ def aggregate(per_run: Sequence[Dict[str, Any]], datasets: Sequence[str], starts
                 cell[key] = {"mean": round(m, 2), "std": None if sd is None else round(sd, 2),
                              "values": [round(100 * r[key], 2) for r in rows]}
             table[d][s] = cell
-    return {"table": table, "datasets": list(datasets), "start_labels": list(starts)}
+        for s in starts[1:]:
+            pairs = _paired(per_run, d, starts[0], s)
+            if pairs:
+                stats = paired_difference([x for x, _ in pairs], [y for _, y in pairs])
+                paired.setdefault(d, {})[s] = {
+                    k: (round(v, 2) if isinstance(v, float) else v) for k, v in stats.items()
+                }
+    return {"table": table, "paired": paired, "datasets": list(datasets), "start_labels": list(starts)}
 
 
 def _cell(c: Dict[str, Any]) -> str:
     return f"{c['mean']:.2f}" + ("" if c["std"] is None else f" ± {c['std']:.2f}")
 
 
+def _budget(settings: Dict[str, Any]) -> str:
+    if settings.get("epochs"):
+        budget = f"{settings['epochs']} epoch(s) of batches of {settings.get('batch_size')} sentences"
+    else:
+        budget = f"{settings.get('steps')} steps of {settings.get('batch_size')} sentences"
+    chosen = ("model-best (chosen on the whole dev split) is scored" if settings.get("select") == "dev"
+              else "the last weights are scored")
+    return f"Fine-tuning budget: {budget}, peak learning rate {settings.get('learning_rate')}; {chosen}."
+
+
 def markdown_table(results: Dict[str, Any]) -> str:
-    """Rows = data sets, columns = start points (P / R / F1, mean ± std)."""
+    """Rows = data sets, columns = start points (P / R / F1, mean ± std), then
+    the paired F1 differences against the first start point."""
     starts = results["start_labels"]
     settings = results.get("settings", {})
     head = "| data set | " + " | ".join(f"{s} P | {s} R | {s} F1" for s in starts) + " |"
@@ -277,9 +319,7 @@ def markdown_table(results: Dict[str, Any]) -> str:
         f"### NER {settings.get('eval_split', 'test')} scores by start point "
         "(seqeval entity-level, mean ± sample std over seeds)",
         "",
-        f"Fine-tuning budget: {settings.get('steps')} steps of {settings.get('batch_size')} sentences, "
-        f"peak learning rate {settings.get('learning_rate')}; the last weights are scored. "
-        f"Seeds: {', '.join(map(str, results.get('seeds', [])))}."
+        _budget(settings) + f" Seeds: {', '.join(map(str, results.get('seeds', [])))}."
         + (" Entity types: all as one class (the paper's untyped protocol)." if settings.get("untyped") else ""),
         "",
         head,
@@ -291,16 +331,28 @@ def markdown_table(results: Dict[str, Any]) -> str:
             c = results["table"].get(d, {}).get(s)
             cells += [_cell(c["precision"]), _cell(c["recall"]), _cell(c["f1"])] if c else ["-"] * 3
         lines.append(f"| {d} | " + " | ".join(cells) + " |")
-    if len(starts) == 2:
-        a, b = starts
-        lines += ["", f"| data set | F1 {b} − {a} (mean of paired seeds) | seeds where {b} is better |", "|---|---|---|"]
+    paired = results.get("paired")
+    if paired is None:  # results written before the paired statistics
+        paired = aggregate(results.get("runs", []), results["datasets"], starts).get("paired", {})
+    if len(starts) >= 2 and paired:
+        a = starts[0]
+        lines += [
+            "",
+            f"Paired by seed, against `{a}`: mean F1 difference ± sample std of the per-seed differences, "
+            "the 95% confidence interval of the mean (Student's t, n − 1 degrees of freedom), and the seeds "
+            "where the start point is better.",
+            "",
+            "| data set | start point | F1 − " + a + " | 95% CI | better / seeds |",
+            "|---|---|---|---|---|",
+        ]
         for d in results["datasets"]:
-            pairs = _paired(results.get("runs", []), d, a, b)
-            if pairs:
-                diff = [y - x for x, y in pairs]
-                m, sd = mean_std(diff)
-                lines.append(f"| {d} | {m:+.2f}" + ("" if sd is None else f" ± {sd:.2f}")
-                             + f" | {sum(1 for x in diff if x > 0)}/{len(diff)} |")
+            for s in starts[1:]:
+                p = paired.get(d, {}).get(s)
+                if not p:
+                    continue
+                ci = "-" if p["ci_low"] is None else f"[{p['ci_low']:+.2f}, {p['ci_high']:+.2f}]"
+                lines.append(f"| {d} | {s} | {p['mean']:+.2f}" + ("" if p["std"] is None else f" ± {p['std']:.2f}")
+                             + f" | {ci} | {p['b_better']}/{p['n']} |")
     return "\n".join(lines) + "\n"
 
 

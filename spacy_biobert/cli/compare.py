@@ -19,6 +19,8 @@ def compare_command(
     seed: List[str] = typer.Option(["0,1,2"], "--seed", help="Fine-tuning seeds (repeatable or comma-separated)"),
     checkpoints: str = typer.Option("", "--checkpoints", help="FOLDER:STEP,STEP,... adds FOLDER/checkpoint-STEP as start STEP (an F1-vs-pre-training-steps curve)"),
     steps: int = typer.Option(_D.steps, "--steps", help="Fine-tuning steps per run: the budget, the same for every start"),
+    epochs: int = typer.Option(_D.epochs, "--epochs", help="> 0: the budget is this many epochs over the training file instead of --steps"),
+    select: str = typer.Option(_D.select, "--select", help="last: score the last weights; dev: score model-best, chosen on the whole dev split"),
     learning_rate: float = typer.Option(_D.learning_rate, "--lr"),
     batch_size: int = typer.Option(_D.batch_size, "--batch-size"),
     config: Path = typer.Option(Path(_D.config), "--config", "-c", exists=True, dir_okay=False),
@@ -33,14 +35,20 @@ def compare_command(
     override: List[str] = typer.Option([], "--override", help="Extra spacy train override KEY=VALUE (repeatable), e.g. training.dropout=0.2"),
 ) -> None:
     """Fine-tune NER from every start point on every data set with every seed
-    (identical settings), score the last weights on the test split, and write
-    the table (rows: data sets; columns: start points; P/R/F1 mean ± std)."""
+    (identical settings), score the last weights (or, with --select dev, the
+    best on dev) on the test split, and write the table (rows: data sets;
+    columns: start points; P/R/F1 mean ± std) and the paired F1 differences
+    against the first start with their 95% confidence intervals."""
     overrides = {}
     for item in override:
         key, sep, value = item.partition("=")
         if not sep:
             msg.fail(f"--override needs KEY=VALUE, got {item!r}", exits=1)
         overrides[key] = value
+    if select not in ("last", "dev"):
+        msg.fail(f"--select is last or dev, got {select!r}", exits=1)
+    if epochs < 0:
+        msg.fail(f"--epochs is 0 (use --steps) or more, got {epochs}", exits=1)
     if eval_split not in ("test", "dev"):
         msg.fail(f"--eval-split is test or dev, got {eval_split!r}", exits=1)
     specs = list(start[:1])
@@ -66,7 +74,7 @@ def compare_command(
     except ValueError:
         msg.fail(f"--seed takes integers, got {seed!r}", exits=1)
     settings = CompareSettings(
-        config=str(config), data_dir=str(data_dir), steps=steps, learning_rate=learning_rate,
+        config=str(config), data_dir=str(data_dir), steps=steps, epochs=epochs, select=select, learning_rate=learning_rate,
         batch_size=batch_size, threads=threads, jobs=jobs, gpu_id=gpu_id, overrides=overrides,
         eval_split=eval_split, untyped=untyped, eval_limit=eval_limit,
     )
