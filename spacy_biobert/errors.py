@@ -303,6 +303,11 @@ class Errors(metaclass=ErrorsWithCodes):
             "ner/ncbi_disease/train.tsv of the data mirror.")
     E2771 = ("The training-speed benchmark needs --batch-size >= 1, --rounds >= 1 and "
             "--profile-steps >= 0 (got {batch_size}, {rounds}, {profile_steps}).")
+    E2772 = ("{path} has a header line: the learning rate is chosen on a held-out "
+            "part of a fold's training file (sentence<TAB>label lines, no header), "
+            "not of its test file.")
+    E2773 = ("Cannot hold out {ratio} of the {n} sentences of {path}: --heldout-ratio "
+            "is above 0 and below 1 and must leave sentences on both sides.")
 # fmt: on
 
 

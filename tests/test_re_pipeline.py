@@ -361,6 +361,61 @@ def _write_fold(folder: Path, test_rows) -> None:
     (folder / "test.tsv").write_text("\n".join(test) + "\n", encoding="utf8")
 
 
+def test_split_heldout_partitions_without_touching_the_file(tmp_path):
+    from spacy_biobert.apps.re_eval import split_heldout
+
+    train = tmp_path / "train.tsv"
+    lines = [f"sentence {i} @GENE$ @DISEASE$\t{i % 2}" for i in range(20)]
+    train.write_text("\n".join(lines) + "\n", encoding="utf8")
+    before = train.read_bytes()
+    fit, held = split_heldout(train, tmp_path / "sel", 0.25, seed=0)
+    fit_lines, held_lines = fit.read_text().splitlines(), held.read_text().splitlines()
+    assert len(held_lines) == 5 and len(fit_lines) == 15
+    assert sorted(fit_lines + held_lines) == sorted(lines) and not set(fit_lines) & set(held_lines)
+    assert fit_lines == [x for x in lines if x in fit_lines]  # each part keeps the file's order
+    assert train.read_bytes() == before
+    # the same seed: the same split; another seed: another one
+    assert split_heldout(train, tmp_path / "again", 0.25, seed=0)[1].read_text().splitlines() == held_lines
+    assert split_heldout(train, tmp_path / "other", 0.25, seed=1)[1].read_text().splitlines() != held_lines
+    with pytest.raises(ValueError, match=r"\[E2773\]"):
+        split_heldout(train, tmp_path / "x", 1.0, seed=0)
+    test = tmp_path / "test.tsv"
+    test.write_text("index\tsentence\tlabel\n0\ta\t1\n", encoding="utf8")
+    with pytest.raises(ValueError, match=r"\[E2772\]"):
+        split_heldout(test, tmp_path / "y", 0.1, seed=0)
+
+
+def test_run_cv_chooses_the_rate_on_held_out_training_sentences(tiny_bert, tmp_path):
+    """Several rates: each fold trains at every rate on the fit part of its
+    training file and scores the held-out part; the rate that learns the
+    pattern (5e-3) beats one that cannot move the weights (1e-9) and trains
+    the fold's model, for an epoch budget."""
+    from spacy_biobert.apps.re_eval import run_cv
+
+    data = tmp_path / "gad"
+    (data / "1").mkdir(parents=True)
+    train = [f"{POSITIVE}\t1", f"{NEGATIVE}\t0"] * 10
+    (data / "1" / "train.tsv").write_text("\n".join(train) + "\n", encoding="utf8")
+    test = ["index\tsentence\tlabel"] + [f"{i}\t{t}\t{y}" for i, (t, y) in enumerate([(POSITIVE, 1), (NEGATIVE, 0)] * 2)]
+    (data / "1" / "test.tsv").write_text("\n".join(test) + "\n", encoding="utf8")
+    settings = CVSettings(config=str(CONFIGS / "re_binary.cfg"), base_model=str(tiny_bert), epochs=6,
+                          lr_grid=[1e-9, 5e-3], heldout_ratio=0.25, batch_size=4, threads=1)
+    messages = []
+    results = run_cv(data, tmp_path / "out", settings, echo=messages.append)
+    fold = json.loads((tmp_path / "out" / "fold1" / "metrics.json").read_text(encoding="utf8"))
+    held = (tmp_path / "out" / "fold1" / "lr_select" / "heldout.tsv").read_text().splitlines()
+    assert len(held) == 5 and {x[-1] for x in held} == {"0", "1"}  # both classes held out
+    assert fold["heldout_f1"]["0.005"] == 1.0 and fold["heldout_f1"]["1e-09"] < 1.0
+    assert fold["chosen_learning_rate"] == 5e-3 and results["chosen_learning_rates"] == [5e-3]
+    assert (fold["p"], fold["r"], fold["f"]) == (1.0, 1.0, 1.0)
+    log = (tmp_path / "out" / "fold1" / "run.log").read_text(encoding="utf8")
+    assert "--training.max_epochs 6 --training.max_steps 0" in log
+    assert "initial_rate 0.005" in log and "fold1/lr_select" not in log
+    sel_log = (tmp_path / "out" / "fold1" / "lr_select" / "lr1e-09" / "run.log").read_text(encoding="utf8")
+    assert "lr_select/fit.tsv" in sel_log and "lr_select/heldout.tsv" in sel_log and "test.tsv" not in sel_log
+    assert "chosen per fold among 1e-09/0.005" in (tmp_path / "out" / "cv_results.md").read_text(encoding="utf8")
+
+
 def test_run_cv_resumes_and_averages(tiny_bert, tmp_path, monkeypatch):
     """The fold runner really trains (spacy train) and evaluates (evaluate-re)
     each fold on the tiny BERT; folds that are done are reused, not re-run; the

@@ -18,13 +18,14 @@ unfinished fold. Reusing a folder with other settings is an error (E022).
 """
 
 import json
+import random
 import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -56,7 +57,7 @@ FORMATS = ("binary", "chemprot")
 METRICS_FILE = "metrics.json"
 
 
-_CV_KEYS = ("config", "steps", "learning_rate", "batch_size", "seed", "base_model", "threads", "overrides", "test_limit")
+_CV_KEYS = ("config", "steps", "epochs", "lr_grid", "heldout_ratio", "learning_rate", "batch_size", "seed", "base_model", "threads", "overrides", "test_limit")
 
 
 def _relation_components(nlp: Language) -> List[str]:
@@ -188,7 +189,14 @@ class CVSettings:
     config: str = "configs/re_binary.cfg"
     base_model: str = "embedded"
     steps: int = 150
+    # > 0: the budget is this many epochs over the fold's training file (steps unused)
+    epochs: int = 0
     learning_rate: float = 1e-4
+    # two or more rates: each fold trains at every rate on (1 - heldout_ratio)
+    # of its training file, scores the held-out rest, and trains on the whole
+    # file at the rate with the best held-out F1 (learning_rate is then unused)
+    lr_grid: List[float] = field(default_factory=list)
+    heldout_ratio: float = 0.1
     batch_size: int = 32
     seed: int = 0
     threads: int = 1
@@ -199,22 +207,22 @@ class CVSettings:
     test_limit: int = 0
 
 
-def _train_command(data: Path, folder: Path, s: CVSettings) -> List[str]:
+def _train_command(train: Path, folder: Path, s: CVSettings, learning_rate: float) -> List[str]:
     cmd = [
         sys.executable, "-m", "spacy", "train", s.config,
         "--output", str(folder / "train"),
-        "--paths.train", str(data / "train.tsv"),
+        "--paths.train", str(train),
         # the folds have no dev split and no model selection happens (the last
-        # weights are scored); spaCy's step-0 dev evaluation gets one sentence
-        "--paths.dev", str(data / "train.tsv"),
+        # weights are scored); spaCy's dev evaluations get one sentence
+        "--paths.dev", str(train),
         "--corpora.dev.limit", "1",
-        "--training.eval_frequency", str(s.steps + 1),
+        "--training.eval_frequency", str(s.steps + 1 if s.epochs <= 0 else 10**9),
         "--paths.base_model", s.base_model,
         "--system.seed", str(s.seed),
-        "--training.max_epochs", "0",
-        "--training.max_steps", str(s.steps),
+        "--training.max_epochs", str(s.epochs) if s.epochs > 0 else "0",
+        "--training.max_steps", "0" if s.epochs > 0 else str(s.steps),
         "--training.batcher.size", str(s.batch_size),
-        "--training.optimizer.learn_rate.initial_rate", str(s.learning_rate),
+        "--training.optimizer.learn_rate.initial_rate", str(learning_rate),
         "--training.logger.progress_bar", "false",
         "--gpu-id", str(s.gpu_id),
     ]
@@ -223,26 +231,82 @@ def _train_command(data: Path, folder: Path, s: CVSettings) -> List[str]:
     return cmd
 
 
-def _evaluate_command(data: Path, folder: Path, s: CVSettings) -> List[str]:
+def _evaluate_command(test: Path, folder: Path, s: CVSettings, limit: int) -> List[str]:
     return [
         sys.executable, "-m", "spacy_biobert", "evaluate-re", str(folder / "train" / "model-last"),
-        str(data / "test.tsv"), "--format", "binary", "--output", str(folder / "evaluate.json"),
-        "--gpu-id", str(s.gpu_id), "--limit", str(s.test_limit),
+        str(test), "--format", "binary", "--output", str(folder / "evaluate.json"),
+        "--gpu-id", str(s.gpu_id), "--limit", str(limit),
     ]
 
 
-def run_fold(data_dir: Path, fold: int, output_dir: Path, s: CVSettings) -> Dict[str, Any]:
+def split_heldout(train: Path, folder: Path, ratio: float, seed: int) -> Tuple[Path, Path]:
+    """Write folder/fit.tsv and folder/heldout.tsv: the training file's
+    sentences (one per line, ``sentence<TAB>label``) split at random (seeded),
+    `ratio` of them held out, each part in the file's order. The training
+    file itself is only read.
+
+    RETURNS (Tuple[Path, Path]): the fit and held-out files.
+    """
+    lines = [line for line in train.read_text(encoding="utf8").splitlines() if line.strip()]
+    if lines and lines[0].split("\t")[0] == "index":
+        raise ValueError(Errors.E2772.format(path=train))
+    n_held = max(1, round(ratio * len(lines)))
+    if not 0 < ratio < 1 or n_held >= len(lines):
+        raise ValueError(Errors.E2773.format(path=train, ratio=ratio, n=len(lines)))
+    held = set(random.Random(seed).sample(range(len(lines)), n_held))
+    folder.mkdir(parents=True, exist_ok=True)
+    fit_path, held_path = folder / "fit.tsv", folder / "heldout.tsv"
+    fit_path.write_text("".join(line + "\n" for i, line in enumerate(lines) if i not in held), encoding="utf8")
+    held_path.write_text("".join(line + "\n" for i, line in enumerate(lines) if i in held), encoding="utf8")
+    return fit_path, held_path
+
+
+def choose_learning_rate(data: Path, folder: Path, s: CVSettings, echo: Any = None) -> Tuple[float, Dict[str, float]]:
+    """The fold's rate: train at every rate of s.lr_grid on the fit part of
+    its training file, score positive-class F1 on the held-out part, keep the
+    best (the lower rate on a tie). Each rate's run is resumable.
+
+    RETURNS (Tuple[float, Dict[str, float]]): the rate and the held-out F1 per rate.
+    """
+    select = folder / "lr_select"
+    fit, held = split_heldout(data / "train.tsv", select, s.heldout_ratio, s.seed)
+    scores: Dict[str, float] = {}
+    for lr in sorted(s.lr_grid):
+        sub = select / f"lr{lr:g}"
+        done = sub / METRICS_FILE
+        if done.exists():
+            scores[f"{lr:g}"] = json.loads(done.read_text(encoding="utf8"))["f"]
+            continue
+        result, _, seconds = train_and_evaluate(
+            sub, _train_command(fit, sub, s, lr), _evaluate_command(held, sub, s, 0), s.threads
+        )
+        write_metrics(done, {"learning_rate": lr, "p": result["p"], "r": result["r"], "f": result["f"],
+                             "n_docs": result["n_docs"], "run_seconds": round(seconds, 1)})
+        shutil.rmtree(sub / "train", ignore_errors=True)
+        scores[f"{lr:g}"] = result["f"]
+        if echo is not None:
+            echo(f"  fold {data.name}: held-out F1 {100 * result['f']:.2f} at lr {lr:g}")
+    best = max(sorted(s.lr_grid), key=lambda lr: (scores[f"{lr:g}"], -lr))
+    return best, scores
+
+
+def run_fold(data_dir: Path, fold: int, output_dir: Path, s: CVSettings, echo: Any = None) -> Dict[str, Any]:
     """Train and evaluate one fold (reused if done with the same settings)."""
     folder = output_dir / f"fold{fold}"
     done = folder / METRICS_FILE
     if done.exists():
         return reuse_metrics(done, asdict(s), _CV_KEYS)
     data = Path(data_dir) / str(fold)
+    lr, heldout = s.learning_rate, None
+    if len(s.lr_grid) > 1:
+        lr, heldout = choose_learning_rate(data, folder, s, echo)
     scores, _, run_seconds = train_and_evaluate(
-        folder, _train_command(data, folder, s), _evaluate_command(data, folder, s), s.threads
+        folder, _train_command(data / "train.tsv", folder, s, lr),
+        _evaluate_command(data / "test.tsv", folder, s, s.test_limit), s.threads,
     )
     metrics = {
-        **asdict(s), "fold": fold, "p": scores["p"], "r": scores["r"], "f": scores["f"],
+        **asdict(s), "fold": fold, "chosen_learning_rate": lr, "heldout_f1": heldout,
+        "p": scores["p"], "r": scores["r"], "f": scores["f"],
         "n_docs": scores["n_docs"], "n_gold_relations": scores["n_gold_relations"],
         "run_seconds": round(run_seconds, 1),
     }
@@ -270,13 +334,13 @@ def run_cv(
             reuse_metrics(output_dir / f"fold{k}" / METRICS_FILE, asdict(settings), _CV_KEYS)  # fail early on a mismatch
     todo = [k for k in fold_ids if not (output_dir / f"fold{k}" / METRICS_FILE).exists()]
     echo(f"{len(fold_ids)} folds, {len(fold_ids) - len(todo)} already done, {len(todo)} to go "
-         f"({settings.jobs} at a time, {settings.steps} fine-tuning steps each)")
+         f"({settings.jobs} at a time, {_budget(settings)} each)")
     started = time.perf_counter()
     finished = 0
 
     def one(k: int) -> Dict[str, Any]:
         nonlocal finished
-        metrics = run_fold(data_dir, k, output_dir, settings)
+        metrics = run_fold(data_dir, k, output_dir, settings, echo)
         finished += 1
         left = (len(todo) - finished) * (time.perf_counter() - started) / finished
         echo(f"  fold {k}: P {100 * metrics['p']:.2f} R {100 * metrics['r']:.2f} "
@@ -301,10 +365,12 @@ def run_cv(
         "task": "relation_extraction", "dataset": name,
         "protocol": f"{len(fold_ids)}-fold cross-validation, mean ± sample std over folds",
         "metric": "positive-class (label 1) P/R/F1 per fold, averaged over the folds",
-        "model": f"{settings.config} on {settings.base_model}, last weights",
+        "model": f"{settings.config} on {settings.base_model}, {_budget(settings)}, last weights",
         **avg, "fold_ids": fold_ids, "settings": asdict(settings),
         "all_positive_baseline": cv_average(baseline),
     }
+    if len(settings.lr_grid) > 1:
+        results["chosen_learning_rates"] = [fold.get("chosen_learning_rate") for fold in per_fold]
     if name in PAPER_RE_F1:
         results["paper_f1"] = PAPER_RE_F1[name]
     (output_dir / "cv_results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
@@ -312,6 +378,17 @@ def run_cv(
     (output_dir / "cv_results.md").write_text(table, encoding="utf8")
     echo("\n" + table)
     return results
+
+
+def _budget(s: CVSettings) -> str:
+    budget = f"{s.epochs} epoch(s)" if s.epochs > 0 else f"{s.steps} steps"
+    budget += f" of {s.batch_size} sentences"
+    if len(s.lr_grid) > 1:
+        rates = "/".join(f"{lr:g}" for lr in sorted(s.lr_grid))
+        budget += f", peak lr chosen per fold among {rates} on {s.heldout_ratio:g} of its training file held out"
+    else:
+        budget += f", peak lr {s.learning_rate:g}"
+    return budget
 
 
 __all__ = [

@@ -68,7 +68,9 @@ def re_cv_command(
     config: str = typer.Option("configs/re_binary.cfg", "--config", "-c"),
     base_model: str = typer.Option("embedded", "--base-model"),
     steps: int = typer.Option(150, "--steps", help="Fine-tuning steps per fold"),
-    learning_rate: float = typer.Option(1e-4, "--lr", help="Peak learning rate"),
+    epochs: int = typer.Option(0, "--epochs", help="> 0: the budget is this many epochs over each fold's training file instead of --steps"),
+    learning_rate: List[str] = typer.Option(["0.0001"], "--lr", help="Peak learning rate; several (repeatable or comma-separated): chosen per fold on a held-out part of its training file"),
+    heldout_ratio: float = typer.Option(0.1, "--heldout-ratio", help="Share of each fold's training file held out to choose among several --lr"),
     batch_size: int = typer.Option(32, "--batch-size", help="Sentences per step"),
     seed: int = typer.Option(0, "--seed"),
     folds: str = typer.Option("", "--folds", help="Comma-separated fold numbers (default: all)"),
@@ -79,8 +81,15 @@ def re_cv_command(
     test_limit: int = typer.Option(0, "--test-limit", help="Score only the first N test sentences of each fold (0 = all; for quick checks)"),
 ) -> None:
     """10-fold cross-validation of the relation extractor (GAD, EU-ADR); resumable."""
+    try:
+        rates = [float(x) for item in learning_rate for x in item.split(",") if x.strip()]
+    except ValueError:
+        msg.fail(f"--lr takes numbers, got {learning_rate!r}", exits=1)
+    if not rates:
+        msg.fail("--lr needs at least one rate", exits=1)
     settings = CVSettings(
-        config=config, base_model=base_model, steps=steps, learning_rate=learning_rate,
+        config=config, base_model=base_model, steps=steps, epochs=epochs, learning_rate=rates[0],
+        lr_grid=sorted(set(rates)) if len(set(rates)) > 1 else [], heldout_ratio=heldout_ratio,
         batch_size=batch_size, seed=seed, threads=threads, jobs=jobs, gpu_id=gpu_id,
         test_limit=test_limit,
     )
