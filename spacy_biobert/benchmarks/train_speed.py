@@ -113,10 +113,9 @@ class SpacyArm:
 
     def __init__(self, base_model: str, sentences: Sequence[Sentence], total_steps: int, batch_size: int,
                  cfg: Path = NER_CFG) -> None:
+        import spacy
         from spacy.tokens import Doc
         from spacy.training import Example, iob_to_biluo
-
-        import spacy
 
         config, _ = _config(base_model, total_steps, batch_size, cfg)
         self.nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
@@ -151,7 +150,11 @@ class PlainArm:
 
     def __init__(self, base_model: str, sentences: Sequence[Sentence], total_steps: int, config: Any) -> None:
         import torch
-        from transformers import AutoModelForTokenClassification, AutoTokenizer, get_linear_schedule_with_warmup
+        from transformers import (
+            AutoModelForTokenClassification,
+            AutoTokenizer,
+            get_linear_schedule_with_warmup,
+        )
 
         from ..base_model import create_tokenizer_config, resolve_base_model
 
@@ -291,8 +294,8 @@ def run(
                 arm.step(batch)
                 seen[arm.name].append(len(batch))
             times[arm.name].append(time.perf_counter() - t0)
-            print(f"round {len(times[arm.name])}/{rounds} {arm.name}: {times[arm.name][-1]:.1f} s",
-                  file=sys.stderr, flush=True)
+            sys.stderr.write(f"round {len(times[arm.name])}/{rounds} {arm.name}: {times[arm.name][-1]:.1f} s\n")
+            sys.stderr.flush()
     results: Dict[str, Any] = {
         "base_model": str(base_model), "sentences": len(sentences), "batch_size": batch_size,
         "batches_per_round": len(batches), "rounds": rounds, "warmup_steps": 1,
@@ -351,7 +354,7 @@ def main(
                       profile_steps=profile_steps, epoch_sentences=total, cfg=config)
     except ValueError as e:
         typer.echo(str(e), err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     results["train"] = str(train)
     sys.stdout.write("\n" + table(results))
     if output:
