@@ -278,6 +278,14 @@ class Errors(metaclass=ErrorsWithCodes):
     E2660 = ("{path} packs into {n} training sequences, fewer than one batch for each "
             "process ({batch} x {processes}): give more text, or a smaller --batch-size "
             "or fewer processes.")
+    E2670 = ("{path} has a header line: the learning rate is chosen on a held-out "
+            "part of a fold's training file (sentence<TAB>label lines, no header), "
+            "not of its test file.")
+    E2671 = ("Cannot hold out {ratio} of the {n} sentences of {path}: --heldout-ratio "
+            "is above 0 and below 1 and must leave sentences on both sides.")
+    E2672 = ("Unknown task-text format {fmt!r}: one of {formats}.")
+    E2673 = ("--sentences-per-document is 1 or more, got {n}.")
+    E2674 = ("The task-text output {path} is one of its inputs: choose another file.")
     # 2700-2799: cli and benchmarks
     E2701 = ("Nothing to visualize: {what}.")
     E2702 = ("{path} is not a pipeline with a transformer: the throughput "
@@ -303,11 +311,6 @@ class Errors(metaclass=ErrorsWithCodes):
             "ner/ncbi_disease/train.tsv of the data mirror.")
     E2771 = ("The training-speed benchmark needs --batch-size >= 1, --rounds >= 1 and "
             "--profile-steps >= 0 (got {batch_size}, {rounds}, {profile_steps}).")
-    E2772 = ("{path} has a header line: the learning rate is chosen on a held-out "
-            "part of a fold's training file (sentence<TAB>label lines, no header), "
-            "not of its test file.")
-    E2773 = ("Cannot hold out {ratio} of the {n} sentences of {path}: --heldout-ratio "
-            "is above 0 and below 1 and must leave sentences on both sides.")
 # fmt: on
 
 

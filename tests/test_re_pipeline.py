@@ -377,11 +377,11 @@ def test_split_heldout_partitions_without_touching_the_file(tmp_path):
     # the same seed: the same split; another seed: another one
     assert split_heldout(train, tmp_path / "again", 0.25, seed=0)[1].read_text().splitlines() == held_lines
     assert split_heldout(train, tmp_path / "other", 0.25, seed=1)[1].read_text().splitlines() != held_lines
-    with pytest.raises(ValueError, match=r"\[E2773\]"):
+    with pytest.raises(ValueError, match=r"\[E2671\]"):
         split_heldout(train, tmp_path / "x", 1.0, seed=0)
     test = tmp_path / "test.tsv"
     test.write_text("index\tsentence\tlabel\n0\ta\t1\n", encoding="utf8")
-    with pytest.raises(ValueError, match=r"\[E2772\]"):
+    with pytest.raises(ValueError, match=r"\[E2670\]"):
         split_heldout(test, tmp_path / "y", 0.1, seed=0)
 
 

@@ -37,7 +37,7 @@ import json
 import logging
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -81,6 +81,10 @@ class PretrainSettings:
     num_proc: int = 1
     head_warmup_steps: int = 0
     sparse_mlm_head: bool = True
+    # more plain-text corpora for the training side only (task-adaptive
+    # pre-training: a task's training texts); held-out documents come from
+    # the main corpus alone
+    add_corpora: List[str] = field(default_factory=list)
 
 
 def load_mlm_model(name: str) -> Tuple[Any, bool]:

@@ -64,7 +64,10 @@ def build_datasets(
     cache_dir: Union[str, Path],
 ) -> Dict[str, Any]:
     """Tokenise and pack the corpus once (cached in cache_dir), and hold out
-    settings.eval_ratio of the documents.
+    settings.eval_ratio of the documents. The documents of
+    settings.add_corpora (e.g. a task's training texts: task-adaptive
+    pre-training) join the training side only, so the held-out documents, and
+    with them the held-out loss, are those of a run on `corpus` alone.
 
     RETURNS (Dict[str, datasets.Dataset]): "train" and, if eval_ratio > 0, "eval".
     """
@@ -81,6 +84,16 @@ def build_datasets(
     if settings.eval_ratio > 0 and len(docs) > 1:
         parts = docs.train_test_split(test_size=settings.eval_ratio, seed=settings.seed, shuffle=True)
         splits = {"train": parts["train"], "eval": parts["test"]}
+    extra = [
+        datasets.Dataset.from_generator(_documents_gen, gen_kwargs={"path": str(Path(path).resolve())},
+                                        cache_dir=str(cache_dir))
+        for path in getattr(settings, "add_corpora", None) or []
+    ]
+    for path, ds in zip(settings.add_corpora if extra else [], extra):
+        if len(ds) == 0:
+            raise ValueError(Errors.E2602.format(path=path))
+    if extra:
+        splits["train"] = datasets.concatenate_datasets([splits["train"], *extra])
 
     def tokenize(batch: Dict[str, List[str]]) -> Dict[str, Any]:
         return tokenizer(batch["text"], add_special_tokens=False, return_attention_mask=False,

@@ -249,10 +249,10 @@ def split_heldout(train: Path, folder: Path, ratio: float, seed: int) -> Tuple[P
     """
     lines = [line for line in train.read_text(encoding="utf8").splitlines() if line.strip()]
     if lines and lines[0].split("\t")[0] == "index":
-        raise ValueError(Errors.E2772.format(path=train))
+        raise ValueError(Errors.E2670.format(path=train))
     n_held = max(1, round(ratio * len(lines)))
     if not 0 < ratio < 1 or n_held >= len(lines):
-        raise ValueError(Errors.E2773.format(path=train, ratio=ratio, n=len(lines)))
+        raise ValueError(Errors.E2671.format(path=train, ratio=ratio, n=len(lines)))
     held = set(random.Random(seed).sample(range(len(lines)), n_held))
     folder.mkdir(parents=True, exist_ok=True)
     fit_path, held_path = folder / "fit.tsv", folder / "heldout.tsv"

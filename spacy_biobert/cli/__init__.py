@@ -14,6 +14,7 @@ from .evaluate_qa import evaluate_qa_command, qa_stats_command
 from .evaluate_re import evaluate_re_command, re_cv_command
 from .package_meta import package_meta_command
 from .pretrain import pretrain_command
+from .task_text import task_text_command
 from .visualize import visualize_command
 
 app = typer.Typer(
@@ -50,6 +51,7 @@ app.command("re-cv")(re_cv_command)
 app.command("evaluate-qa")(evaluate_qa_command)
 app.command("qa-stats")(qa_stats_command)
 app.command("pretrain")(pretrain_command)
+app.command("task-text")(task_text_command)
 app.command("package-meta")(package_meta_command)
 app.command("annotate")(annotate_command)
 app.command("annotate-ray")(annotate_ray_command)

@@ -4,6 +4,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import List
 
 import typer
 from wasabi import msg
@@ -40,6 +41,7 @@ def pretrain_command(
     seed: int = typer.Option(_DEFAULTS.seed, "--seed"),
     precision: str = typer.Option(_DEFAULTS.precision, "--precision", help="auto (bf16/fp16 on GPU, fp32 on CPU), fp32, fp16, bf16"),
     num_proc: int = typer.Option(_DEFAULTS.num_proc, "--num-proc", help="Processes for tokenising"),
+    add_corpus: List[Path] = typer.Option([], "--add-corpus", help="More plain text for the training side only (repeatable), e.g. a task's training texts from `spacy-biobert task-text`; the held-out documents stay CORPUS's", exists=True, dir_okay=False),
 ) -> None:
     """Continue masked-LM pre-training of a BERT on biomedical text (the BioBERT
     recipe). Progress (loss, steps/s) is shown while it runs; starting it again
@@ -54,7 +56,7 @@ def pretrain_command(
         whole_word_masking=whole_word_masking, eval_ratio=eval_ratio, save_steps=save_steps,
         eval_steps=eval_steps, logging_steps=logging_steps, seed=seed, precision=precision,
         num_proc=num_proc, save_total_limit=save_total_limit, head_warmup_steps=head_warmup_steps,
-        sparse_mlm_head=sparse_mlm_head,
+        sparse_mlm_head=sparse_mlm_head, add_corpora=[str(p) for p in add_corpus],
     )
     results = run_pretraining(corpus, output_dir, settings)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun: the first process reports

@@ -1,0 +1,26 @@
+"""`spacy-biobert task-text`: a task's training texts as a pre-training corpus."""
+
+from pathlib import Path
+from typing import List
+
+import typer
+from wasabi import msg
+
+from ..apps.task_text import write_task_text
+
+
+def task_text_command(
+    inputs: List[Path] = typer.Argument(..., help="Training files (NER in any supported format, or GAD / EU-ADR with --format re-binary)", exists=True, dir_okay=False),
+    output: Path = typer.Option(..., "--output", "-o", help="Plain-text corpus to write (for `pretrain --add-corpus`)"),
+    fmt: str = typer.Option("auto", "--format", "-f", help="auto (NER files) or re-binary (GAD / EU-ADR)"),
+    sentences_per_document: int = typer.Option(10, "--sentences-per-document", help="Sentence-level files: consecutive sentences per document"),
+) -> None:
+    """Write the texts of a task's training files as a plain-text corpus, one
+    document per block (labels dropped), for task-adaptive pre-training:
+    `spacy-biobert pretrain CORPUS OUT --add-corpus TASK_TEXT`. Use training
+    splits only: dev and test texts would leak into the model."""
+    try:
+        counts = write_task_text(inputs, output, fmt, sentences_per_document)
+    except (ValueError, FileNotFoundError) as e:
+        msg.fail(str(e), exits=1)
+    msg.good(f"Wrote {counts['documents']} documents ({counts['characters']} characters) to {output}")
