@@ -68,6 +68,16 @@ def test_cli_task_text(tmp_path):
     assert len(list(read_documents(out))) == 2 and "Wrote 2 documents" in result.output
     result = invoke("task-text", tmp_path / "train.tsv", "-o", out, "--sentences-per-document", "0")
     assert result.exit_code == 1 and "E2673" in result.output
+    # --datasets: DATA_DIR/<data set>/train.tsv each (the project's task-text command)
+    for name, n in (("a", 3), ("b", 2)):
+        (tmp_path / "ner" / name).mkdir(parents=True)
+        _iob(tmp_path / "ner" / name / "train.tsv", n)
+    result = invoke("task-text", "-o", out, "--datasets", "a,b", "--data-dir", tmp_path / "ner",
+                    "--sentences-per-document", "1")
+    assert result.exit_code == 0, result.output
+    assert len(list(read_documents(out))) == 5
+    result = invoke("task-text", "-o", out, "--datasets", "a,nope", "--data-dir", tmp_path / "ner")
+    assert result.exit_code == 1 and "nope" in result.output and len(list(read_documents(out))) == 5
 
 
 def test_add_corpus_joins_the_training_side_only(tmp_path):
