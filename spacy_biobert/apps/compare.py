@@ -19,17 +19,16 @@ step-0 dev evaluation is cut to one sentence); ``select = "dev"`` scores
 """
 
 import json
-import math
 import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 from ..errors import Errors
-from .paired import paired_difference
+from .paired import mean_std, paired_difference
 from .runs import reuse_metrics, train_and_evaluate, write_metrics
 
 METRICS_FILE = "metrics.json"
@@ -188,7 +187,7 @@ def execute_run(run: Run, settings: CompareSettings, output_dir: Path) -> Dict[s
         metrics["dev_f1"] = performance.get("ents_f")
     write_metrics(done, metrics)
     # the weights that were not scored (a run's folder keeps the scored model)
-    unused = "model-last" if settings.select == "dev" else "model-best"
+    unused = "model-best" if _scored_model(settings) == "model-last" else "model-last"
     shutil.rmtree(folder / "train" / unused, ignore_errors=True)
     return metrics
 
@@ -257,15 +256,6 @@ def run_experiment(
     (output_dir / f"{name}.md").write_text(table, encoding="utf8")
     echo("\n" + table)
     return results
-
-
-def mean_std(values: Sequence[float]) -> Tuple[float, Optional[float]]:
-    """Mean and sample standard deviation (None for a single value)."""
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, None
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
 
 
 def aggregate(per_run: Sequence[Dict[str, Any]], datasets: Sequence[str], starts: Sequence[str]) -> Dict[str, Any]:

@@ -8,7 +8,7 @@ removes that part of the noise; the interval is the usual paired t interval.
 """
 
 import math
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 
 def _t_pdf(x: float, df: int) -> float:
@@ -42,6 +42,15 @@ def t_critical(df: int, confidence: float = 0.95) -> float:
     return (lo + hi) / 2
 
 
+def mean_std(values: Sequence[float]) -> Tuple[float, Optional[float]]:
+    """Mean and sample standard deviation (None for a single value)."""
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, None
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+
+
 def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> Dict[str, Optional[float]]:
     """b − a over pairs (same seed): mean, sample std, the confidence interval
     of the mean (None below two pairs), and the pairs where b is better / worse.
@@ -53,10 +62,9 @@ def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float 
         raise ValueError(f"paired_difference needs two equally long, non-empty lists, got {len(a)} and {len(b)}")
     diff = [y - x for x, y in zip(a, b)]
     n = len(diff)
-    mean = sum(diff) / n
-    std = ci_low = ci_high = None
-    if n >= 2:
-        std = math.sqrt(sum((d - mean) ** 2 for d in diff) / (n - 1))
+    mean, std = mean_std(diff)
+    ci_low = ci_high = None
+    if std is not None:
         half = t_critical(n - 1, confidence) * std / math.sqrt(n)
         ci_low, ci_high = mean - half, mean + half
     return {
