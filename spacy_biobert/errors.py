@@ -60,6 +60,8 @@ class Warnings(metaclass=ErrorsWithCodes):
             "QA component (biobert_qa) to answer them: no answers will be shown.")
     W2640 = ("Could not lock {path} ({err}): annotate goes on without the lock, so "
             "make sure no other annotate run writes to it at the same time.")
+    W2675 = ("Could not lock the output folder {folder} ({err}): {command} goes on without "
+            "the lock, so make sure no other {command} run writes to that folder at the same time.")
 
 
 class Errors(metaclass=ErrorsWithCodes):
@@ -286,6 +288,9 @@ class Errors(metaclass=ErrorsWithCodes):
     E2672 = ("Unknown task-text format {fmt!r}: one of {formats}.")
     E2673 = ("--sentences-per-document is 1 or more, got {n}.")
     E2674 = ("The task-text output {path} is one of its inputs: choose another file.")
+    E2675 = ("The output folder {folder} is in use: another `{command}` run holds {path}. "
+            "Wait for that run to end (it resumes from the same folder afterwards), or give "
+            "another output folder.")
     # 2700-2799: cli and benchmarks
     E2701 = ("Nothing to visualize: {what}.")
     E2702 = ("{path} is not a pipeline with a transformer: the throughput "

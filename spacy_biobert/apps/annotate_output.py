@@ -37,12 +37,12 @@ import json
 import os
 import stat
 import sys
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Iterator, Optional, Set, Tuple, Union
 
 from ..errors import Errors, Warnings
+from .file_lock import lock
 
 MAX_LINE_BYTES = 64 << 20
 """The longest output line the resume scan reads (64 MiB)."""
@@ -144,7 +144,7 @@ class AnnotateOutput:
             st = os.fstat(f.fileno())
             if not stat.S_ISREG(st.st_mode):  # replaced since it was checked
                 raise ValueError(Errors.E2642.format(path=path, kind=_kind_name(st.st_mode)))
-            lock(f, path)
+            lock(f, Errors.E2643.format(path=path), Warnings.W2640.format(path=path, err="{err}"))
             if overwrite:
                 f.truncate(0)
             done, cut = scan_done_ids(f, path)
@@ -205,22 +205,6 @@ def _stdout() -> Iterator[IO[str]]:
     finally:
         out.flush()
         out.detach()
-
-
-def lock(f: IO[Any], path: PathT) -> None:
-    """Take an exclusive flock on `f` without waiting: E2643 if another
-    process holds it; W2640 (and no lock) where flock is not available."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        warnings.warn(Warnings.W2640.format(path=path, err="no fcntl.flock on this system"), stacklevel=3)
-        return
-    try:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as e:
-        raise ValueError(Errors.E2643.format(path=path)) from e
-    except OSError as e:
-        warnings.warn(Warnings.W2640.format(path=path, err=e), stacklevel=3)
 
 
 def prepare_output(

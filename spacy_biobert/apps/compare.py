@@ -28,8 +28,15 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
 from ..errors import Errors
+from .file_lock import folder_lock
 from .paired import mean_std, paired_difference
-from .runs import reuse_metrics, train_and_evaluate, write_metrics
+from .runs import (
+    budget_args,
+    budget_text,
+    reuse_metrics,
+    train_and_evaluate,
+    write_metrics,
+)
 
 METRICS_FILE = "metrics.json"
 
@@ -114,8 +121,7 @@ def train_command(run: Run, settings: CompareSettings, folder: Path) -> List[str
         "--paths.dev", str(data / "dev.tsv"),
         "--paths.base_model", run.base_model,
         "--system.seed", str(run.seed),
-        "--training.max_epochs", str(settings.epochs) if settings.epochs > 0 else "0",
-        "--training.max_steps", "0" if settings.epochs > 0 else str(settings.steps),
+        *budget_args(settings.epochs, settings.steps, last_weights=settings.select == "last"),
         "--training.batcher.size", str(settings.batch_size),
         "--training.optimizer.learn_rate.initial_rate", str(settings.learning_rate),
         "--training.logger.progress_bar", "false",
@@ -123,11 +129,6 @@ def train_command(run: Run, settings: CompareSettings, folder: Path) -> List[str
         "--corpora.dev.untyped", _bool(settings.untyped),
         "--gpu-id", str(settings.gpu_id),
     ]
-    if settings.select == "last":
-        # no model selection: the last weights are scored. spaCy evaluates at
-        # step 0 whatever the frequency; one dev sentence keeps that cheap.
-        last = settings.steps if settings.epochs <= 0 else 10**9
-        cmd += ["--training.eval_frequency", str(last + 1), "--corpora.dev.limit", "1"]
     for key, value in settings.overrides.items():
         cmd += [key if key.startswith("--") else f"--{key}", value]
     return cmd
@@ -216,46 +217,47 @@ def run_experiment(
             path = Path(settings.data_dir) / d / f"{split}.tsv"
             if not path.exists():
                 raise FileNotFoundError(Errors.E2001.format(path=path))
-    runs = plan_runs(datasets, starts, seeds)
-    (output_dir / f"{name}_settings.json").write_text(json.dumps({
-        "settings": asdict(settings), "datasets": list(datasets), "starts": dict(starts),
-        "seeds": list(seeds)}, indent=2) + "\n", encoding="utf8")
-    for r in runs:
-        if (r.folder(output_dir) / METRICS_FILE).exists():
-            reuse_metrics(  # fail early on a mismatch
-                r.folder(output_dir) / METRICS_FILE, {**asdict(settings), **asdict(r)}, _RUN_KEYS + ("base_model",)
-            )
-    todo = [r for r in runs if not (r.folder(output_dir) / METRICS_FILE).exists()]
-    echo(f"{len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to go "
-         f"({settings.jobs} at a time, " + (f"{settings.epochs} fine-tuning epoch(s)" if settings.epochs > 0
-                                              else f"{settings.steps} fine-tuning steps") + " each)")
-    started = time.perf_counter()
-    finished = 0
+    with folder_lock(output_dir, "compare"):
+        runs = plan_runs(datasets, starts, seeds)
+        (output_dir / f"{name}_settings.json").write_text(json.dumps({
+            "settings": asdict(settings), "datasets": list(datasets), "starts": dict(starts),
+            "seeds": list(seeds)}, indent=2) + "\n", encoding="utf8")
+        for r in runs:
+            if (r.folder(output_dir) / METRICS_FILE).exists():
+                reuse_metrics(  # fail early on a mismatch
+                    r.folder(output_dir) / METRICS_FILE, {**asdict(settings), **asdict(r)}, _RUN_KEYS + ("base_model",)
+                )
+        todo = [r for r in runs if not (r.folder(output_dir) / METRICS_FILE).exists()]
+        echo(f"{len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to go "
+             f"({settings.jobs} at a time, " + (f"{settings.epochs} fine-tuning epoch(s)" if settings.epochs > 0
+                                                  else f"{settings.steps} fine-tuning steps") + " each)")
+        started = time.perf_counter()
+        finished = 0
 
-    def one(run: Run) -> Dict[str, Any]:
-        nonlocal finished
-        echo(f"  start  {run.dataset} / {run.start} / seed {run.seed}")
-        metrics = execute_run(run, settings, output_dir)
-        finished += 1
-        elapsed = time.perf_counter() - started
-        left = (len(todo) - finished) * elapsed / finished
-        echo(f"  done   {run.dataset} / {run.start} / seed {run.seed}: F1 {100 * metrics['f1']:.2f} "
-             f"({metrics['run_seconds']:.0f} s; {finished}/{len(todo)}, about {left / 60:.0f} min left)")
-        return metrics
+        def one(run: Run) -> Dict[str, Any]:
+            nonlocal finished
+            echo(f"  start  {run.dataset} / {run.start} / seed {run.seed}")
+            metrics = execute_run(run, settings, output_dir)
+            finished += 1
+            elapsed = time.perf_counter() - started
+            left = (len(todo) - finished) * elapsed / finished
+            echo(f"  done   {run.dataset} / {run.start} / seed {run.seed}: F1 {100 * metrics['f1']:.2f} "
+                 f"({metrics['run_seconds']:.0f} s; {finished}/{len(todo)}, about {left / 60:.0f} min left)")
+            return metrics
 
-    with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
-        list(pool.map(one, todo))
-    per_run = [json.loads((r.folder(output_dir) / METRICS_FILE).read_text(encoding="utf8")) for r in runs]
-    results = aggregate(per_run, datasets, [s[0] for s in starts])
-    results["settings"] = asdict(settings)
-    results["starts"] = dict(starts)
-    results["seeds"] = list(seeds)
-    results["runs"] = per_run
-    (output_dir / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
-    table = markdown_table(results)
-    (output_dir / f"{name}.md").write_text(table, encoding="utf8")
-    echo("\n" + table)
-    return results
+        with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
+            list(pool.map(one, todo))
+        per_run = [json.loads((r.folder(output_dir) / METRICS_FILE).read_text(encoding="utf8")) for r in runs]
+        results = aggregate(per_run, datasets, [s[0] for s in starts])
+        results["settings"] = asdict(settings)
+        results["starts"] = dict(starts)
+        results["seeds"] = list(seeds)
+        results["runs"] = per_run
+        (output_dir / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
+        table = markdown_table(results)
+        (output_dir / f"{name}.md").write_text(table, encoding="utf8")
+        echo("\n" + table)
+        return results
 
 
 def aggregate(per_run: Sequence[Dict[str, Any]], datasets: Sequence[str], starts: Sequence[str]) -> Dict[str, Any]:
@@ -291,10 +293,7 @@ def _cell(c: Dict[str, Any]) -> str:
 
 
 def _budget(settings: Dict[str, Any]) -> str:
-    if settings.get("epochs"):
-        budget = f"{settings['epochs']} epoch(s) of batches of {settings.get('batch_size')} sentences"
-    else:
-        budget = f"{settings.get('steps')} steps of {settings.get('batch_size')} sentences"
+    budget = budget_text(settings.get("epochs") or 0, settings.get("steps"), settings.get("batch_size"))
     chosen = ("model-best (chosen on the whole dev split) is scored" if settings.get("select") == "dev"
               else "the last weights are scored")
     return f"Fine-tuning budget: {budget}, peak learning rate {settings.get('learning_rate')}; {chosen}."

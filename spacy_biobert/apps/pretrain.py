@@ -37,12 +37,14 @@ import json
 import logging
 import math
 import os
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..base_model import resolve_base_model
 from ..errors import Errors
+from .file_lock import folder_lock
 from .pretrain_data import SeededMasking, build_datasets, pack_documents, read_documents
 
 __all__ = ["PretrainSettings", "SeededMasking", "build_datasets", "pack_documents", "read_documents",
@@ -306,10 +308,19 @@ def run_pretraining(
     callbacks (Sequence[transformers.TrainerCallback]): extra Trainer callbacks.
     RETURNS (Dict[str, Any]): the results (also written as JSON).
     """
-    from transformers import TrainingArguments
-
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    # one run per folder: rank 0 of a run holds the lock (its other processes
+    # share the folder by design); a second run fails at once (E2675)
+    rank0 = os.environ.get("RANK", "0") == "0"
+    with folder_lock(output_dir, "pretrain") if rank0 else nullcontext():
+        return _run_pretraining(corpus, output_dir, settings, callbacks)
+
+
+def _run_pretraining(corpus: Union[str, Path], output_dir: Path, settings: PretrainSettings,
+                     callbacks: Sequence[Any]) -> Dict[str, Any]:
+    from transformers import TrainingArguments
+
     name, tokenizer = _load_tokenizer(settings)
     if not _has_cuda():
         # Accelerate would put process i on device "cpu:i", and the optimizer

@@ -40,7 +40,14 @@ from ..relations.readers import (
     ChemProtRelationCorpus,
 )
 from ..relations.scorer import _prf, cv_average, relation_score
-from .runs import reuse_metrics, train_and_evaluate, write_metrics
+from .file_lock import folder_lock
+from .runs import (
+    budget_args,
+    budget_text,
+    reuse_metrics,
+    train_and_evaluate,
+    write_metrics,
+)
 
 # Lee et al. 2020, Table 4 (F1): BERT -> best BioBERT (GAD: v1.0 +PubMed,
 # EU-ADR: v1.0 +PMC, ChemProt: v1.1)
@@ -215,12 +222,9 @@ def _train_command(train: Path, folder: Path, s: CVSettings, learning_rate: floa
         # the folds have no dev split and no model selection happens (the last
         # weights are scored); spaCy's dev evaluations get one sentence
         "--paths.dev", str(train),
-        "--corpora.dev.limit", "1",
-        "--training.eval_frequency", str(s.steps + 1 if s.epochs <= 0 else 10**9),
         "--paths.base_model", s.base_model,
         "--system.seed", str(s.seed),
-        "--training.max_epochs", str(s.epochs) if s.epochs > 0 else "0",
-        "--training.max_steps", "0" if s.epochs > 0 else str(s.steps),
+        *budget_args(s.epochs, s.steps, last_weights=True),
         "--training.batcher.size", str(s.batch_size),
         "--training.optimizer.learn_rate.initial_rate", str(learning_rate),
         "--training.logger.progress_bar", "false",
@@ -329,60 +333,60 @@ def run_cv(
     if not fold_ids:
         raise FileNotFoundError(Errors.E2001.format(path=data_dir / "1"))
     output_dir.mkdir(parents=True, exist_ok=True)
-    for k in fold_ids:
-        if (output_dir / f"fold{k}" / METRICS_FILE).exists():
-            reuse_metrics(output_dir / f"fold{k}" / METRICS_FILE, asdict(settings), _CV_KEYS)  # fail early on a mismatch
-    todo = [k for k in fold_ids if not (output_dir / f"fold{k}" / METRICS_FILE).exists()]
-    echo(f"{len(fold_ids)} folds, {len(fold_ids) - len(todo)} already done, {len(todo)} to go "
-         f"({settings.jobs} at a time, {_budget(settings)} each)")
-    started = time.perf_counter()
-    finished = 0
+    with folder_lock(output_dir, "re-cv"):
+        for k in fold_ids:
+            if (output_dir / f"fold{k}" / METRICS_FILE).exists():
+                reuse_metrics(output_dir / f"fold{k}" / METRICS_FILE, asdict(settings), _CV_KEYS)  # fail early on a mismatch
+        todo = [k for k in fold_ids if not (output_dir / f"fold{k}" / METRICS_FILE).exists()]
+        echo(f"{len(fold_ids)} folds, {len(fold_ids) - len(todo)} already done, {len(todo)} to go "
+             f"({settings.jobs} at a time, {_budget(settings)} each)")
+        started = time.perf_counter()
+        finished = 0
 
-    def one(k: int) -> Dict[str, Any]:
-        nonlocal finished
-        metrics = run_fold(data_dir, k, output_dir, settings, echo)
-        finished += 1
-        left = (len(todo) - finished) * (time.perf_counter() - started) / finished
-        echo(f"  fold {k}: P {100 * metrics['p']:.2f} R {100 * metrics['r']:.2f} "
-             f"F1 {100 * metrics['f']:.2f} ({metrics['run_seconds']:.0f} s; "
-             f"{finished}/{len(todo)}, about {left / 60:.0f} min left)")
-        return metrics
+        def one(k: int) -> Dict[str, Any]:
+            nonlocal finished
+            metrics = run_fold(data_dir, k, output_dir, settings, echo)
+            finished += 1
+            left = (len(todo) - finished) * (time.perf_counter() - started) / finished
+            echo(f"  fold {k}: P {100 * metrics['p']:.2f} R {100 * metrics['r']:.2f} "
+                 f"F1 {100 * metrics['f']:.2f} ({metrics['run_seconds']:.0f} s; "
+                 f"{finished}/{len(todo)}, about {left / 60:.0f} min left)")
+            return metrics
 
-    with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
-        list(pool.map(one, todo))
-    per_fold = [
-        json.loads((output_dir / f"fold{k}" / METRICS_FILE).read_text(encoding="utf8"))
-        for k in fold_ids
-    ]
-    avg = cv_average(per_fold)
-    # the floor any classifier should beat: "1" for every sentence (R = 1)
-    baseline = []
-    for fold in per_fold:
-        p = fold["n_gold_relations"] / fold["n_docs"] if fold["n_docs"] else 0.0
-        baseline.append({"p": p, "r": 1.0, "f": 2 * p / (p + 1) if p else 0.0})
-    name = dataset or data_dir.name
-    results = {
-        "task": "relation_extraction", "dataset": name,
-        "protocol": f"{len(fold_ids)}-fold cross-validation, mean ± sample std over folds",
-        "metric": "positive-class (label 1) P/R/F1 per fold, averaged over the folds",
-        "model": f"{settings.config} on {settings.base_model}, {_budget(settings)}, last weights",
-        **avg, "fold_ids": fold_ids, "settings": asdict(settings),
-        "all_positive_baseline": cv_average(baseline),
-    }
-    if len(settings.lr_grid) > 1:
-        results["chosen_learning_rates"] = [fold.get("chosen_learning_rate") for fold in per_fold]
-    if name in PAPER_RE_F1:
-        results["paper_f1"] = PAPER_RE_F1[name]
-    (output_dir / "cv_results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
-    table = markdown_table(results)
-    (output_dir / "cv_results.md").write_text(table, encoding="utf8")
-    echo("\n" + table)
-    return results
+        with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
+            list(pool.map(one, todo))
+        per_fold = [
+            json.loads((output_dir / f"fold{k}" / METRICS_FILE).read_text(encoding="utf8"))
+            for k in fold_ids
+        ]
+        avg = cv_average(per_fold)
+        # the floor any classifier should beat: "1" for every sentence (R = 1)
+        baseline = []
+        for fold in per_fold:
+            p = fold["n_gold_relations"] / fold["n_docs"] if fold["n_docs"] else 0.0
+            baseline.append({"p": p, "r": 1.0, "f": 2 * p / (p + 1) if p else 0.0})
+        name = dataset or data_dir.name
+        results = {
+            "task": "relation_extraction", "dataset": name,
+            "protocol": f"{len(fold_ids)}-fold cross-validation, mean ± sample std over folds",
+            "metric": "positive-class (label 1) P/R/F1 per fold, averaged over the folds",
+            "model": f"{settings.config} on {settings.base_model}, {_budget(settings)}, last weights",
+            **avg, "fold_ids": fold_ids, "settings": asdict(settings),
+            "all_positive_baseline": cv_average(baseline),
+        }
+        if len(settings.lr_grid) > 1:
+            results["chosen_learning_rates"] = [fold.get("chosen_learning_rate") for fold in per_fold]
+        if name in PAPER_RE_F1:
+            results["paper_f1"] = PAPER_RE_F1[name]
+        (output_dir / "cv_results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
+        table = markdown_table(results)
+        (output_dir / "cv_results.md").write_text(table, encoding="utf8")
+        echo("\n" + table)
+        return results
 
 
 def _budget(s: CVSettings) -> str:
-    budget = f"{s.epochs} epoch(s)" if s.epochs > 0 else f"{s.steps} steps"
-    budget += f" of {s.batch_size} sentences"
+    budget = budget_text(s.epochs, s.steps, s.batch_size)
     if len(s.lr_grid) > 1:
         rates = "/".join(f"{lr:g}" for lr in sorted(s.lr_grid))
         budget += f", peak lr chosen per fold among {rates} on {s.heldout_ratio:g} of its training file held out"

@@ -48,6 +48,32 @@ def train_and_evaluate(
     return scores, train_seconds, time.perf_counter() - started
 
 
+def budget_args(epochs: int, steps: int, *, last_weights: bool) -> List[str]:
+    """``spacy train`` overrides for a fine-tuning budget: `epochs` passes over
+    the training file when epochs > 0 (the schedule's length is then counted
+    from the data), else `steps` optimizer steps. With `last_weights` no model
+    selection happens (the last weights are scored): spaCy evaluates at step 0
+    whatever the frequency, so the dev corpus is cut to one sentence and the
+    next evaluation lies past the budget.
+
+    RETURNS (List[str]): the arguments, to append to a ``spacy train`` command.
+    """
+    args = [
+        "--training.max_epochs", str(epochs) if epochs > 0 else "0",
+        "--training.max_steps", "0" if epochs > 0 else str(steps),
+    ]
+    if last_weights:
+        last = steps if epochs <= 0 else 10**9
+        args += ["--training.eval_frequency", str(last + 1), "--corpora.dev.limit", "1"]
+    return args
+
+
+def budget_text(epochs: int, steps: int, batch_size: int) -> str:
+    """The budget of `budget_args` in words, e.g. "1 epoch(s) of batches of 16 sentences"."""
+    size = f"of batches of {batch_size} sentences"
+    return f"{epochs} epoch(s) {size}" if epochs > 0 else f"{steps} steps {size}"
+
+
 def write_metrics(done: Path, metrics: Dict[str, Any]) -> None:
     """Write a run's metrics last and atomically: the file's presence marks
     the run as done."""

@@ -1,0 +1,89 @@
+"""One run at a time on one output folder (compare, re-cv, pretrain): folder_lock;
+the budget arguments compare and re-cv give spacy train."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spacy_biobert.apps.compare import CompareSettings, run_experiment
+from spacy_biobert.apps.file_lock import LOCK_NAME, folder_lock
+from spacy_biobert.apps.pretrain import PretrainSettings, run_pretraining
+from spacy_biobert.apps.re_eval import CVSettings, run_cv
+from spacy_biobert.apps.runs import budget_args, budget_text
+
+ROOT = Path(__file__).parent.parent
+
+HOLDER = (
+    "import sys, time\n"
+    "from spacy_biobert.apps.file_lock import folder_lock\n"
+    "with folder_lock(sys.argv[1], 'compare'):\n"
+    "    print('locked', flush=True)\n"
+    "    time.sleep(600)\n"
+)
+
+
+def test_folder_lock_refuses_a_second_process_and_frees_on_kill(tmp_path):
+    """Another process holds the folder: refused at once (E2675, naming the
+    folder and the lock file); once that process is killed, with no clean-up
+    of its own, the folder can be taken: no stale lock is left."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                            cwd=str(ROOT))
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(ValueError, match=r"\[E2675\].*another `compare` run holds .*\.lock") as e:
+            with folder_lock(tmp_path, "compare"):
+                pass
+        assert str(tmp_path) in str(e.value)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    with folder_lock(tmp_path, "compare"):
+        assert (tmp_path / LOCK_NAME).exists()
+    # released at the end of the block: taken again at once
+    with folder_lock(tmp_path, "compare"):
+        pass
+
+
+def test_compare_and_re_cv_refuse_a_folder_in_use(tmp_path):
+    """While the output folder is held, compare, re-cv and pretrain stop before they
+    write or train anything there."""
+    data = tmp_path / "data" / "toy"
+    data.mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        (data / f"{split}.tsv").write_text("Aspirin\tB-Chemical\n\n", encoding="utf8")
+    out = tmp_path / "out"
+    out.mkdir()
+    settings = CompareSettings(config=str(ROOT / "configs" / "test" / "ner.cfg"), data_dir=str(tmp_path / "data"))
+    with folder_lock(out, "compare"):
+        with pytest.raises(ValueError, match=r"\[E2675\].*`compare`"):
+            run_experiment(out, ["toy"], [("a", "no_model")], [0], settings, echo=lambda m: None)
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
+    fold = tmp_path / "gad" / "1"
+    fold.mkdir(parents=True)
+    for split in ("train", "test"):
+        (fold / f"{split}.tsv").write_text("@GENE$ causes @DISEASE$ .\t1\n", encoding="utf8")
+    with folder_lock(out, "re-cv"):
+        with pytest.raises(ValueError, match=r"\[E2675\].*`re-cv`"):
+            run_cv(tmp_path / "gad", out, CVSettings(base_model="no_model"), echo=lambda *a: None)
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("Aspirin inhibits COX-1.\n", encoding="utf8")
+    with folder_lock(out, "pretrain"):
+        with pytest.raises(ValueError, match=r"\[E2675\].*`pretrain`"):
+            run_pretraining(corpus, out, PretrainSettings(base_model="no_model"))
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
+
+
+def test_budget_args_epochs_steps_and_last_weights():
+    assert budget_args(2, 99, last_weights=False) == ["--training.max_epochs", "2", "--training.max_steps", "0"]
+    assert budget_args(0, 30, last_weights=True) == [
+        "--training.max_epochs", "0", "--training.max_steps", "30",
+        "--training.eval_frequency", "31", "--corpora.dev.limit", "1",
+    ]
+    # an epoch budget with the last weights: no evaluation after step 0
+    assert budget_args(5, 99, last_weights=True)[4:6] == ["--training.eval_frequency", str(10**9 + 1)]
+    assert budget_text(1, 150, 16) == "1 epoch(s) of batches of 16 sentences"
+    assert budget_text(0, 150, 32) == "150 steps of batches of 32 sentences"
