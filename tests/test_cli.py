@@ -207,8 +207,8 @@ def test_cli_re_cv(tiny_bert, tmp_path):
     result = invoke(*args)
     assert result.exit_code == 0 and "2 already done, 0 to go" in result.output
     result = invoke(*[a if a != "3" else "4" for a in args])
-    assert isinstance(result.exception, ValueError)
-    assert str(result.exception).startswith("(spacy-biobert) [E2607]")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "(spacy-biobert) [E2607]" in result.output and "Traceback" not in result.output
 
 
 # ---------------------------------------------------------------------------

@@ -77,6 +77,40 @@ def test_compare_and_re_cv_refuse_a_folder_in_use(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
 
 
+def test_cli_folder_in_use_is_one_line(tmp_path):
+    """`spacy-biobert re-cv` / `pretrain` / `compare` on a folder in use: exit
+    1 with the E2675 line, no traceback."""
+    from typer.testing import CliRunner
+
+    from spacy_biobert.cli import app
+
+    fold = tmp_path / "euadr" / "1"
+    fold.mkdir(parents=True)
+    for split in ("train", "test"):
+        (fold / f"{split}.tsv").write_text("@GENE$ causes @DISEASE$ .\t1\n", encoding="utf8")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("Aspirin inhibits COX-1.\n", encoding="utf8")
+    data = tmp_path / "data" / "toy"
+    data.mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        (data / f"{split}.tsv").write_text("Aspirin\tB-Chemical\n\n", encoding="utf8")
+    out = tmp_path / "out"
+    out.mkdir()
+    commands = {
+        "re-cv": ["re-cv", str(tmp_path / "euadr"), str(out), "--base-model", "no_model"],
+        "pretrain": ["pretrain", str(corpus), str(out), "--base-model", "no_model"],
+        "compare": ["compare", str(out), "--start", "a=no_model", "--dataset", "toy",
+                    "--data-dir", str(tmp_path / "data")],
+    }
+    for command, args in commands.items():
+        with folder_lock(out, command):
+            result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (command, result.output)
+        assert "[E2675]" in result.output and f"`{command}`" in result.output, (command, result.output)
+        assert "Traceback" not in result.output, (command, result.output)
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
+
+
 def test_budget_args_epochs_steps_and_last_weights():
     assert budget_args(2, 99, last_weights=False) == ["--training.max_epochs", "2", "--training.max_steps", "0"]
     assert budget_args(0, 30, last_weights=True) == [

@@ -94,4 +94,7 @@ def re_cv_command(
         test_limit=test_limit,
     )
     fold_ids: List[int] = [int(k) for k in folds.split(",") if k.strip()]
-    run_cv(data_dir, output_dir, settings, dataset=dataset, folds=fold_ids or None, echo=msg.info)
+    try:
+        run_cv(data_dir, output_dir, settings, dataset=dataset, folds=fold_ids or None, echo=msg.info)
+    except (ValueError, RuntimeError, FileNotFoundError) as e:  # the package's errors, one line each
+        msg.fail(str(e), exits=1)
