@@ -24,6 +24,23 @@ HOLDER = (
 )
 
 
+def _inputs(tmp_path: Path) -> Path:
+    """Minimal inputs for compare (tmp_path/data/toy), re-cv (tmp_path/folds/1)
+    and pretrain (tmp_path/corpus.txt); RETURNS the empty output folder."""
+    data = tmp_path / "data" / "toy"
+    data.mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        (data / f"{split}.tsv").write_text("Aspirin\tB-Chemical\n\n", encoding="utf8")
+    fold = tmp_path / "folds" / "1"
+    fold.mkdir(parents=True)
+    for split in ("train", "test"):
+        (fold / f"{split}.tsv").write_text("@GENE$ causes @DISEASE$ .\t1\n", encoding="utf8")
+    (tmp_path / "corpus.txt").write_text("Aspirin inhibits COX-1.\n", encoding="utf8")
+    out = tmp_path / "out"
+    out.mkdir()
+    return out
+
+
 def test_folder_lock_refuses_a_second_process_and_frees_on_kill(tmp_path):
     """Another process holds the folder: refused at once (E2675, naming the
     folder and the lock file); once that process is killed, with no clean-up
@@ -50,27 +67,17 @@ def test_folder_lock_refuses_a_second_process_and_frees_on_kill(tmp_path):
 def test_compare_and_re_cv_refuse_a_folder_in_use(tmp_path):
     """While the output folder is held, compare, re-cv and pretrain stop before they
     write or train anything there."""
-    data = tmp_path / "data" / "toy"
-    data.mkdir(parents=True)
-    for split in ("train", "dev", "test"):
-        (data / f"{split}.tsv").write_text("Aspirin\tB-Chemical\n\n", encoding="utf8")
-    out = tmp_path / "out"
-    out.mkdir()
+    out = _inputs(tmp_path)
     settings = CompareSettings(config=str(ROOT / "configs" / "test" / "ner.cfg"), data_dir=str(tmp_path / "data"))
     with folder_lock(out, "compare"):
         with pytest.raises(ValueError, match=r"\[E2675\].*`compare`"):
             run_experiment(out, ["toy"], [("a", "no_model")], [0], settings, echo=lambda m: None)
     assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
-    fold = tmp_path / "gad" / "1"
-    fold.mkdir(parents=True)
-    for split in ("train", "test"):
-        (fold / f"{split}.tsv").write_text("@GENE$ causes @DISEASE$ .\t1\n", encoding="utf8")
     with folder_lock(out, "re-cv"):
         with pytest.raises(ValueError, match=r"\[E2675\].*`re-cv`"):
-            run_cv(tmp_path / "gad", out, CVSettings(base_model="no_model"), echo=lambda *a: None)
+            run_cv(tmp_path / "folds", out, CVSettings(base_model="no_model"), echo=lambda *a: None)
     assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
     corpus = tmp_path / "corpus.txt"
-    corpus.write_text("Aspirin inhibits COX-1.\n", encoding="utf8")
     with folder_lock(out, "pretrain"):
         with pytest.raises(ValueError, match=r"\[E2675\].*`pretrain`"):
             run_pretraining(corpus, out, PretrainSettings(base_model="no_model"))
@@ -84,21 +91,10 @@ def test_cli_folder_in_use_is_one_line(tmp_path):
 
     from spacy_biobert.cli import app
 
-    fold = tmp_path / "euadr" / "1"
-    fold.mkdir(parents=True)
-    for split in ("train", "test"):
-        (fold / f"{split}.tsv").write_text("@GENE$ causes @DISEASE$ .\t1\n", encoding="utf8")
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text("Aspirin inhibits COX-1.\n", encoding="utf8")
-    data = tmp_path / "data" / "toy"
-    data.mkdir(parents=True)
-    for split in ("train", "dev", "test"):
-        (data / f"{split}.tsv").write_text("Aspirin\tB-Chemical\n\n", encoding="utf8")
-    out = tmp_path / "out"
-    out.mkdir()
+    out = _inputs(tmp_path)
     commands = {
-        "re-cv": ["re-cv", str(tmp_path / "euadr"), str(out), "--base-model", "no_model"],
-        "pretrain": ["pretrain", str(corpus), str(out), "--base-model", "no_model"],
+        "re-cv": ["re-cv", str(tmp_path / "folds"), str(out), "--base-model", "no_model"],
+        "pretrain": ["pretrain", str(tmp_path / "corpus.txt"), str(out), "--base-model", "no_model"],
         "compare": ["compare", str(out), "--start", "a=no_model", "--dataset", "toy",
                     "--data-dir", str(tmp_path / "data")],
     }

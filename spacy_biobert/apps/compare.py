@@ -229,8 +229,8 @@ def run_experiment(
                 )
         todo = [r for r in runs if not (r.folder(output_dir) / METRICS_FILE).exists()]
         echo(f"{len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to go "
-             f"({settings.jobs} at a time, " + (f"{settings.epochs} fine-tuning epoch(s)" if settings.epochs > 0
-                                                  else f"{settings.steps} fine-tuning steps") + " each)")
+             f"({settings.jobs} at a time, "
+             f"{budget_text(settings.epochs, settings.steps, settings.batch_size)} each)")
         started = time.perf_counter()
         finished = 0
 

@@ -8,9 +8,9 @@ Where ``flock`` is missing or refused (Windows, some network filesystems) the
 run goes on unlocked, with the caller's warning.
 
 ``folder_lock`` holds such a lock on ``<folder>/.lock`` while a block runs:
-the resumable experiments (``compare``, ``re-cv``) write their runs and result
-files into one folder, and two of them on the same folder would train the
-same run twice and overwrite each other's tables.
+the resumable commands (``compare``, ``re-cv``, ``pretrain``) write their runs,
+checkpoints and result files into one folder, and two of them on the same
+folder would train the same run twice and overwrite each other's files.
 """
 
 import warnings
