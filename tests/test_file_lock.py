@@ -1,5 +1,4 @@
-"""One run at a time on one output folder (compare, re-cv, pretrain): folder_lock;
-the budget arguments compare and re-cv give spacy train."""
+"""One run at a time on one output folder (compare, re-cv, pretrain): folder_lock."""
 
 import subprocess
 import sys
@@ -11,7 +10,6 @@ from spacy_biobert.apps.compare import CompareSettings, run_experiment
 from spacy_biobert.apps.file_lock import LOCK_NAME, folder_lock
 from spacy_biobert.apps.pretrain import PretrainSettings, run_pretraining
 from spacy_biobert.apps.re_eval import CVSettings, run_cv
-from spacy_biobert.apps.runs import budget_args, budget_text
 
 ROOT = Path(__file__).parent.parent
 
@@ -106,14 +104,3 @@ def test_cli_folder_in_use_is_one_line(tmp_path):
         assert "Traceback" not in result.output, (command, result.output)
     assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
 
-
-def test_budget_args_epochs_steps_and_last_weights():
-    assert budget_args(2, 99, last_weights=False) == ["--training.max_epochs", "2", "--training.max_steps", "0"]
-    assert budget_args(0, 30, last_weights=True) == [
-        "--training.max_epochs", "0", "--training.max_steps", "30",
-        "--training.eval_frequency", "31", "--corpora.dev.limit", "1",
-    ]
-    # an epoch budget with the last weights: no evaluation after step 0
-    assert budget_args(5, 99, last_weights=True)[4:6] == ["--training.eval_frequency", str(10**9 + 1)]
-    assert budget_text(1, 150, 16) == "1 epoch(s) of batches of 16 sentences"
-    assert budget_text(0, 150, 32) == "150 steps of batches of 32 sentences"

@@ -20,11 +20,18 @@ def _child_env(threads: int) -> Dict[str, str]:
     return env
 
 
+# written in folder/train once `spacy train` has exited 0: spaCy writes
+# model-last at every evaluation (the first at step 0), so a model-last left by
+# an interrupted run is not a trained model
+TRAINED_MARK = "trained.json"
+
+
 def train_and_evaluate(
     folder: Path, train_cmd: List[str], eval_cmd: List[str], threads: int
 ) -> Tuple[Dict[str, Any], Optional[float], float]:
-    """One resumable run in `folder`: train (unless folder/train/model-last is
-    complete: an interrupted fine-tune starts over) with `train_cmd`, then
+    """One resumable run in `folder`: train (unless a training in
+    folder/train ended: its TRAINED_MARK is there; an interrupted fine-tune
+    starts over) with `train_cmd`, then
     evaluate with `eval_cmd`, which writes folder/evaluate.json; both as child
     processes with `threads` torch threads, logged to folder/run.log.
 
@@ -38,11 +45,14 @@ def train_and_evaluate(
     started = time.perf_counter()
     train_seconds = None
     with log_path.open("w", encoding="utf8") as log:
-        if not (folder / "train" / "model-last" / "meta.json").exists():
+        mark = folder / "train" / TRAINED_MARK
+        if not (mark.exists() and (folder / "train" / "model-last" / "meta.json").exists()):
             shutil.rmtree(folder / "train", ignore_errors=True)
             t0 = time.perf_counter()
             _check_call(train_cmd, log, env, log_path)
             train_seconds = time.perf_counter() - t0
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.write_text(json.dumps({"train_seconds": round(train_seconds, 1)}) + "\n", encoding="utf8")
         _check_call(eval_cmd, log, env, log_path)
     scores = json.loads((folder / "evaluate.json").read_text(encoding="utf8"))
     return scores, train_seconds, time.perf_counter() - started
