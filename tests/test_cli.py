@@ -406,3 +406,42 @@ def test_spacy_train_without_paths_train_says_so(tiny_bert, tmp_path):
     assert out.returncode != 0
     last = out.stderr.strip().splitlines()[-1]
     assert "[E2212]" in last and "no training data" in last and "--paths.train" in last
+
+
+@pytest.mark.parametrize(
+    "command,module,runner",
+    [("compare", "compare", "run_experiment"), ("re-cv", "evaluate_re", "run_cv"),
+     ("pretrain", "pretrain", "run_pretraining")],
+)
+def test_cli_long_commands_one_line_for_ours_traceback_for_others(command, module, runner, monkeypatch, tmp_path):
+    """compare / re-cv / pretrain (cli/errors_line.py): the package's coded
+    errors and unreadable files end with one line; an error that is not the
+    package's (a bug) keeps its exception and traceback."""
+    import importlib
+
+    from spacy_biobert.errors import Errors
+
+    (tmp_path / "in.txt").write_text("text\n", encoding="utf8")
+    args = {
+        "compare": ["compare", tmp_path / "out", "--start", "a=no_model", "--dataset", "toy"],
+        "re-cv": ["re-cv", tmp_path, tmp_path / "out", "--base-model", "no_model"],
+        "pretrain": ["pretrain", tmp_path / "in.txt", tmp_path / "out", "--base-model", "no_model"],
+    }[command]
+    cli_module = importlib.import_module(f"spacy_biobert.cli.{module}")
+    for error, one_line in [
+        (ValueError(Errors.E2675.format(folder=tmp_path, command=command, path=tmp_path / ".lock")), "[E2675]"),
+        (RuntimeError(Errors.E2606.format(code=3, cmd="spacy train x", log=tmp_path / "run.log")), "[E2606]"),
+        (FileNotFoundError(2, "No such file or directory", str(tmp_path / "gone.tsv")), "gone.tsv"),
+        (ValueError("boom: not ours"), None),
+        (RuntimeError("torch: not ours"), None),
+    ]:
+        def fail(*_args, _error=error, **_kwargs):
+            raise _error
+
+        monkeypatch.setattr(cli_module, runner, fail)
+        result = invoke(*args)
+        if one_line is not None:
+            assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (error, result.output)
+            assert one_line in flat(result.output) and "Traceback" not in result.output, result.output
+        else:  # a foreign error: the exception itself reaches the caller (a traceback on the terminal)
+            assert result.exception is error, (error, result.output)

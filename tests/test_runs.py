@@ -6,7 +6,12 @@ import sys
 
 import pytest
 
-from spacy_biobert.apps.runs import TRAINED_MARK, budget_args, budget_text, train_and_evaluate
+from spacy_biobert.apps.runs import (
+    TRAINED_MARK,
+    budget_args,
+    budget_text,
+    train_and_evaluate,
+)
 
 # stand-ins for `spacy train` and `evaluate-re` as child processes: the trainer
 # counts its runs, writes model-last as spaCy does, and fails on request; the

@@ -8,6 +8,7 @@ import typer
 from wasabi import msg
 
 from ..apps.compare import CompareSettings, parse_starts, run_experiment
+from .errors_line import one_line_errors
 
 _D = CompareSettings()
 
@@ -78,8 +79,6 @@ def compare_command(
         batch_size=batch_size, threads=threads, jobs=jobs, gpu_id=gpu_id, overrides=overrides,
         eval_split=eval_split, untyped=untyped, eval_limit=eval_limit,
     )
-    try:
+    with one_line_errors(ValueError, RuntimeError):
         run_experiment(output_dir, datasets, starts, seeds, settings, echo=typer.echo, name=name)
-    except (ValueError, RuntimeError, FileNotFoundError) as e:
-        msg.fail(str(e), exits=1)
     msg.good(f"Wrote {output_dir / (name + '.json')} and {output_dir / (name + '.md')}")

@@ -17,6 +17,7 @@ from ..apps.re_eval import (
     run_cv,
 )
 from ..apps.results import write_results
+from .errors_line import one_line_errors
 from .load import load_pipeline
 
 
@@ -94,7 +95,5 @@ def re_cv_command(
         test_limit=test_limit,
     )
     fold_ids: List[int] = [int(k) for k in folds.split(",") if k.strip()]
-    try:
+    with one_line_errors(ValueError, RuntimeError):
         run_cv(data_dir, output_dir, settings, dataset=dataset, folds=fold_ids or None, echo=msg.info)
-    except (ValueError, RuntimeError, FileNotFoundError) as e:  # the package's errors, one line each
-        msg.fail(str(e), exits=1)

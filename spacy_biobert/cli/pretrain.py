@@ -15,6 +15,7 @@ from ..apps.pretrain import (
     results_table,
     run_pretraining,
 )
+from .errors_line import one_line_errors
 
 _DEFAULTS = PretrainSettings()
 
@@ -58,12 +59,8 @@ def pretrain_command(
         num_proc=num_proc, save_total_limit=save_total_limit, head_warmup_steps=head_warmup_steps,
         sparse_mlm_head=sparse_mlm_head, add_corpora=[str(p) for p in add_corpus],
     )
-    try:
+    with one_line_errors(ValueError, RuntimeError):
         results = run_pretraining(corpus, output_dir, settings)
-    except ValueError as e:
-        if "(spacy-biobert) [" not in str(e):  # not one of the package's own errors: keep the traceback
-            raise
-        msg.fail(str(e), exits=1)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun: the first process reports
         return
     sys.stdout.write("\n" + results_table(results) + "\n")
