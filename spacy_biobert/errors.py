@@ -90,6 +90,10 @@ class Errors(metaclass=ErrorsWithCodes):
             "pipelines only from sources you trust; this one may have been tampered with.")
     E2042 = ("{path}:{line}: malformed line {content!r}: expected '<sha256>  <file>'. "
             "The pipeline folder is damaged: copy it again, or train the pipeline again.")
+    # 2050-2059: text_files (reading users' data files)
+    E2050 = ("{path}:{line}: not UTF-8 (byte {byte} at byte {column} of the line). Data "
+            "files are read as UTF-8: fix or remove that line, or convert the whole file "
+            "(e.g. `iconv -f latin1 -t utf-8`) if it is in another encoding.")
     # 2100-2199: layers and architectures
     E2101 = ("The pair encoder got a text of {n} wordpieces, more than its maximum "
             "of {limit}: the relation extractor windows long sentences before "

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "spacy_biobert"
 # lowest first; a module may import its own layer or a lower one
 RANKS = {
     "errors": 0, "extensions": 0, "about": 0, "_fork": 0, "losses": 0,
-    "base_model": 1, "span_getters": 1, "integrity": 1,
+    "base_model": 1, "span_getters": 1, "integrity": 1, "text_files": 1,
     "layers": 2,
     "architectures": 3, "encoder_pipe": 3,
     "ner": 4, "relations": 4, "qa": 4,
@@ -154,7 +154,7 @@ def _codes_used() -> Dict[str, List[Tuple[str, str]]]:
 
 
 RANGES = {
-    "base_model": 2000, "span_getters": 2000, "integrity": 2000, "layers": 2100, "architectures": 2100,
+    "base_model": 2000, "span_getters": 2000, "integrity": 2000, "text_files": 2000, "layers": 2100, "architectures": 2100,
     "ner": 2200, "relations": 2300, "qa": 2400, "training": 2500, "apps": 2600,
     "cli": 2700, "benchmarks": 2700,
 }

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Sequence, Union
 
 from ..errors import Errors
+from ..text_files import open_utf8
 
 
 def read_documents(path: Union[str, Path]) -> Iterator[str]:
@@ -21,7 +22,7 @@ def read_documents(path: Union[str, Path]) -> Iterator[str]:
     if not path.exists():
         raise FileNotFoundError(Errors.E2001.format(path=path))
     lines: List[str] = []
-    with path.open(encoding="utf8", errors="strict") as f:
+    with open_utf8(path) as f:
         for raw in f:
             line = raw.strip()
             if line:

@@ -40,6 +40,7 @@ from ..relations.readers import (
     ChemProtRelationCorpus,
 )
 from ..relations.scorer import _prf, cv_average, relation_score
+from ..text_files import read_utf8
 from .file_lock import folder_lock
 from .runs import (
     budget_args,
@@ -251,7 +252,7 @@ def split_heldout(train: Path, folder: Path, ratio: float, seed: int) -> Tuple[P
 
     RETURNS (Tuple[Path, Path]): the fit and held-out files.
     """
-    lines = [line for line in train.read_text(encoding="utf8").splitlines() if line.strip()]
+    lines = [line for line in read_utf8(train).splitlines() if line.strip()]
     if lines and lines[0].split("\t")[0] == "index":
         raise ValueError(Errors.E2670.format(path=train))
     n_held = max(1, round(ratio * len(lines)))

@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 from xml.parsers import expat
 
 from ..errors import Errors
+from ..text_files import read_utf8
 from .offsets import OffsetDocument
 
 TYPE_KEYS = ("type", "Type", "entity_type", "class")
@@ -131,8 +132,8 @@ def read_bioc_json(path: Union[str, Path], counts: Optional[Dict[str, int]] = No
     if not path.exists():
         raise FileNotFoundError(Errors.E2001.format(path=path))
     try:
-        data = json.loads(path.read_text(encoding="utf8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        data = json.loads(read_utf8(path))
+    except json.JSONDecodeError as err:
         raise ValueError(Errors.E2211.format(path=path, fmt=fmt, err=err)) from None
     if isinstance(data, dict) and "documents" in data:
         data = data["documents"]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Union
 
 from ..errors import Errors
+from ..text_files import open_utf8
 from .offsets import Mention, OffsetDocument
 
 EXPECTED = "'T<id><TAB><type> <start> <end>[;<start> <end>...]<TAB><text>'"
@@ -25,7 +26,7 @@ EXPECTED = "'T<id><TAB><type> <start> <end>[;<start> <end>...]<TAB><text>'"
 def read_ann(path: Path, counts: Dict[str, int]) -> List[Mention]:
     """The mentions of one .ann file."""
     mentions: List[Mention] = []
-    with path.open(encoding="utf8", newline="") as f:
+    with open_utf8(path, newline="") as f:
         for i, raw in enumerate(f, start=1):
             line = raw.rstrip("\n").rstrip("\r")
             if not line.startswith("T"):
@@ -58,7 +59,7 @@ def read_brat(path: Union[str, Path], counts: Optional[Dict[str, int]] = None) -
     if not path.exists():
         raise FileNotFoundError(Errors.E2001.format(path=path))
     for txt in sorted(path.glob("*.txt")):
-        with txt.open(encoding="utf8", newline="") as f:
+        with open_utf8(txt, newline="") as f:
             text = f.read()
         ann = txt.with_suffix(".ann")
         mentions = read_ann(ann, counts) if ann.exists() else []

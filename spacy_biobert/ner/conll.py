@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator, List, Union
 
 from ..errors import Errors
+from ..text_files import open_utf8
 from .iob import DOCSTART, IOBSentence, _check_tag
 
 
@@ -33,7 +34,7 @@ def read_conll_sentences(
     first = doc_index = 0
     seen_docstart = False
     n_columns = 0
-    with path.open(encoding="utf8") as f:
+    with open_utf8(path) as f:
         for i, raw in enumerate(f, start=1):
             line = raw.rstrip("\n").rstrip("\r")
             if not line.strip():

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Iterator, List, Union
 
 from ..errors import Errors
+from ..text_files import open_utf8
 
 DOCSTART = "-DOCSTART-"
 
@@ -49,7 +50,7 @@ def read_iob_sentences(path: Union[str, Path]) -> Iterator[IOBSentence]:
     first = 0
     doc_index = 0
     seen_docstart = False
-    with path.open(encoding="utf8") as f:
+    with open_utf8(path) as f:
         for i, raw in enumerate(f, start=1):
             line = raw.rstrip("\n").rstrip("\r")
             if not line.strip():

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Union
 
 from ..errors import Errors
+from ..text_files import open_utf8
 from .offsets import OffsetDocument
 
 EXPECTED = ("'PMID|t|title', 'PMID|a|abstract' or "
@@ -47,7 +48,7 @@ def read_pubtator(path: Union[str, Path]) -> Iterator[OffsetDocument]:
             text = f"{text} {parts['a']}" if text else parts["a"]
         return OffsetDocument(doc_id, text, list(mentions))
 
-    with path.open(encoding="utf8", newline="") as f:
+    with open_utf8(path, newline="") as f:
         for i, raw in enumerate(f, start=1):
             line = raw.rstrip("\n").rstrip("\r")
             if not line.strip():

@@ -32,6 +32,7 @@ from spacy.util import registry
 
 from ..errors import Errors
 from ..extensions import ANSWERS_ATTR, QUESTIONS_ATTR, install_extensions
+from ..text_files import read_utf8
 
 logger = logging.getLogger("spacy_biobert")
 
@@ -82,7 +83,7 @@ def load_squad_json(path: Union[str, Path]) -> List[Dict[str, Any]]:
     if not path.exists():
         raise ValueError(Errors.E2001.format(path=path))
     try:
-        content = json.loads(path.read_text(encoding="utf8"))
+        content = json.loads(read_utf8(path))
     except json.JSONDecodeError as e:
         raise ValueError(Errors.E2401.format(path=path, err=e)) from None
     if not isinstance(content, dict) or not isinstance(content.get("data"), list):

@@ -12,6 +12,7 @@ from typing import (
 )
 
 from ..errors import Errors
+from ..text_files import open_utf8
 from .marking import BINARY_LABELS, BINARY_TAGS
 
 PathT = Union[str, Path]
@@ -55,7 +56,7 @@ def read_binary_re(
     if not path.exists():
         raise FileNotFoundError(Errors.E2001.format(path=path))
     n_fields = 2
-    with path.open(encoding="utf8") as f:
+    with open_utf8(path) as f:
         for i, raw in enumerate(f, start=1):
             line = raw.rstrip("\n").rstrip("\r")
             fields = line.split("\t")

@@ -19,6 +19,7 @@ from typing import (
 from spacy.util import registry
 
 from ..errors import Errors
+from ..text_files import open_utf8
 from .marking import (
     CHEM_GENE_TAG,
     CHEMICAL_TAG,
@@ -181,7 +182,7 @@ def read_chemprot_documents(
     for p in (abstracts_path, entities_path):
         if not p.exists():
             raise FileNotFoundError(Errors.E2001.format(path=p))
-    with abstracts_path.open(encoding="utf8") as f:
+    with open_utf8(abstracts_path) as f:
         for i, raw in enumerate(f, start=1):
             pmid, title, abstract = _split_fields(
                 abstracts_path, i, raw, 3, "'PMID<TAB>title<TAB>abstract'"
@@ -198,7 +199,7 @@ def read_chemprot_documents(
     entities: Dict[str, Dict[str, Mention]] = {pmid: {} for pmid in texts}
     dropped: Dict[str, List[str]] = {pmid: [] for pmid in texts}
     entity_line: Dict[Tuple[str, str], int] = {}
-    with entities_path.open(encoding="utf8") as f:
+    with open_utf8(entities_path) as f:
         for i, raw in enumerate(f, start=1):
             pmid, eid, typ, start_s, end_s, text = _split_fields(
                 entities_path, i, raw, 6,
@@ -276,7 +277,7 @@ def read_chemprot_gold(
         raise FileNotFoundError(Errors.E2001.format(path=path))
     stats = stats if stats is not None else ChemProtStats()
     relations = []
-    with path.open(encoding="utf8") as f:
+    with open_utf8(path) as f:
         for i, raw in enumerate(f, start=1):
             pmid, label, arg1, arg2 = _split_fields(
                 path, i, raw, 4, "'PMID<TAB>CPR:n<TAB>Arg1:T#<TAB>Arg2:T#'"
