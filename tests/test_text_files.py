@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from spacy_biobert.apps.pretrain_data import read_documents
+from spacy_biobert.apps.pretrain import PretrainSettings
+from spacy_biobert.apps.pretrain_data import build_datasets, read_documents
 from spacy_biobert.apps.re_eval import split_heldout
 from spacy_biobert.ner.bioc import read_bioc_json
 from spacy_biobert.ner.brat import read_brat
@@ -105,6 +106,20 @@ def _heldout(tmp_path: Path):
     return path, lambda: split_heldout(path, tmp_path / "split", 0.5, 0)
 
 
+def _pretrain_datasets(tmp_path: Path):
+    # the datasets library runs the reader: its DatasetGenerationError must not hide E2050
+    path = _bad_file(tmp_path / "corpus.txt")
+    return path, lambda: build_datasets(path, None, PretrainSettings(), tmp_path / "cache")
+
+
+def _pretrain_added_corpus(tmp_path: Path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("Aspirin inhibits COX-1.\n", encoding="utf8")
+    path = _bad_file(tmp_path / "task.txt")
+    settings = PretrainSettings(add_corpora=[str(path)])
+    return path, lambda: build_datasets(corpus, None, settings, tmp_path / "cache")
+
+
 READERS = {
     "iob": _reader(read_iob_sentences),
     "conll": _reader(read_conll_sentences, "data.conll"),
@@ -117,6 +132,8 @@ READERS = {
     "chemprot-gold": _chemprot_gold,
     "squad": _reader(load_squad_json, "data.json"),
     "pretrain-corpus": _reader(read_documents, "corpus.txt"),
+    "pretrain-datasets": _pretrain_datasets,
+    "pretrain-added-corpus": _pretrain_added_corpus,
     "re-cv-heldout": _heldout,
 }
 

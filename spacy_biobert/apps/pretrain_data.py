@@ -58,6 +58,23 @@ def pack_documents(
     return {"input_ids": out}
 
 
+def _documents_dataset(path: Union[str, Path], cache_dir: Path) -> Any:
+    """The documents of `path` as a datasets.Dataset (cached). An error of the
+    file itself (E2050: not UTF-8) is raised as it is, not wrapped in the
+    datasets library's DatasetGenerationError."""
+    import datasets
+
+    try:
+        return datasets.Dataset.from_generator(
+            _documents_gen, gen_kwargs={"path": str(Path(path).resolve())}, cache_dir=str(cache_dir)
+        )
+    except datasets.exceptions.DatasetGenerationError as e:
+        cause = e.__cause__ or e.__context__
+        if isinstance(cause, ValueError) and "(spacy-biobert) [" in str(cause):
+            raise cause from None
+        raise
+
+
 def build_datasets(
     corpus: Union[str, Path],
     tokenizer: Any,
@@ -76,20 +93,14 @@ def build_datasets(
 
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    docs = datasets.Dataset.from_generator(
-        _documents_gen, gen_kwargs={"path": str(Path(corpus).resolve())}, cache_dir=str(cache_dir)
-    )
+    docs = _documents_dataset(corpus, cache_dir)
     if len(docs) == 0:
         raise ValueError(Errors.E2602.format(path=corpus))
     splits: Dict[str, Any] = {"train": docs}
     if settings.eval_ratio > 0 and len(docs) > 1:
         parts = docs.train_test_split(test_size=settings.eval_ratio, seed=settings.seed, shuffle=True)
         splits = {"train": parts["train"], "eval": parts["test"]}
-    extra = [
-        datasets.Dataset.from_generator(_documents_gen, gen_kwargs={"path": str(Path(path).resolve())},
-                                        cache_dir=str(cache_dir))
-        for path in getattr(settings, "add_corpora", None) or []
-    ]
+    extra = [_documents_dataset(path, cache_dir) for path in getattr(settings, "add_corpora", None) or []]
     for path, ds in zip(settings.add_corpora if extra else [], extra):
         if len(ds) == 0:
             raise ValueError(Errors.E2602.format(path=path))
