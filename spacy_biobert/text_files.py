@@ -1,6 +1,7 @@
-"""Opening users' text data files: as UTF-8, and when a file is not, an error
-that names the file, the line and the byte (E2050) instead of Python's
-UnicodeDecodeError, which names neither the file nor the line."""
+"""Opening users' text data files: as UTF-8 (a leading byte order mark
+dropped), and when a file is not, an error that names the file, the line and
+the byte (E2050) instead of Python's UnicodeDecodeError, which names neither
+the file nor the line."""
 
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,12 +28,14 @@ def first_invalid_utf8(path: Union[str, Path]) -> Optional[Tuple[int, int, int]]
 
 
 @contextmanager
-def open_utf8(path: Union[str, Path], newline: Optional[str] = None) -> Iterator[IO[str]]:
+def open_utf8(path: Union[str, Path], newline: Optional[str] = None, keep_bom: bool = False) -> Iterator[IO[str]]:
     """`path` opened for reading as UTF-8 (like ``open(path, encoding="utf8",
     newline=newline)``); a byte that is not UTF-8, met while the block reads
-    the file, raises ValueError E2050 with the file, line and byte. The file
-    itself is only read."""
-    with Path(path).open(encoding="utf8", newline=newline) as f:
+    the file, raises ValueError E2050 with the file, line and byte. A byte
+    order mark at the start (files saved by Windows editors) is dropped, so it
+    never becomes part of the first token, unless `keep_bom` (texts whose
+    character offsets count it, as BRAT's do). The file itself is only read."""
+    with Path(path).open(encoding="utf8" if keep_bom else "utf-8-sig", newline=newline) as f:
         try:
             yield f
         except UnicodeDecodeError:

@@ -144,3 +144,36 @@ def test_every_reader_names_the_bad_line(reader, tmp_path):
     with pytest.raises(ValueError) as error:
         read()
     _check(error, path)
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize(
+    "name,content,read,first",
+    [
+        # a Windows editor's byte order mark must not become part of the first token
+        ("a.tsv", b"-DOCSTART-\tO\n\nAspirin\tB-Chemical\n\n",
+         lambda p: [s.words for s in read_iob_sentences(p)], [["Aspirin"]]),
+        ("a.conll", b"Aspirin NN B-Chemical\n\n", lambda p: [s.words for s in read_conll_sentences(p)], [["Aspirin"]]),
+        ("a.tsv", b"@GENE$ causes @DISEASE$ .\t1\n", lambda p: [r.text for r in read_binary_re(p)],
+         ["@GENE$ causes @DISEASE$ ."]),
+        ("a.pubtator", b"7|t|Aspirin works.\n7\t0\t7\tAspirin\tChemical\n\n",
+         lambda p: [(d.id, d.text) for d in read_pubtator(p)], [("7", "Aspirin works.")]),
+        ("corpus.txt", b"Aspirin works.\n", lambda p: list(read_documents(p)), ["Aspirin works."]),
+        ("a.json", b'{"data": []}', load_squad_json, []),
+    ],
+)
+def test_a_leading_byte_order_mark_is_dropped(name, content, read, first, tmp_path):
+    path = tmp_path / name
+    path.write_bytes(BOM + content)
+    assert read(path) == first
+    assert path.read_bytes() == BOM + content
+
+
+def test_brat_keeps_the_byte_order_mark_its_offsets_count(tmp_path):
+    (tmp_path / "doc.txt").write_bytes(BOM + b"Aspirin works.")
+    (tmp_path / "doc.ann").write_text("T1\tChemical 1 8\tAspirin\n", encoding="utf8")
+    (doc,) = read_brat(tmp_path)
+    start, end = doc.mentions[0][0], doc.mentions[0][1]
+    assert doc.text[start:end] == "Aspirin"

@@ -59,7 +59,7 @@ def read_brat(path: Union[str, Path], counts: Optional[Dict[str, int]] = None) -
     if not path.exists():
         raise FileNotFoundError(Errors.E2001.format(path=path))
     for txt in sorted(path.glob("*.txt")):
-        with open_utf8(txt, newline="") as f:
+        with open_utf8(txt, newline="", keep_bom=True) as f:  # the offsets count every character
             text = f.read()
         ann = txt.with_suffix(".ann")
         mentions = read_ann(ann, counts) if ann.exists() else []
