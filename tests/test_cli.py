@@ -411,10 +411,10 @@ def test_spacy_train_without_paths_train_says_so(tiny_bert, tmp_path):
 @pytest.mark.parametrize(
     "command,module,runner",
     [("compare", "compare", "run_experiment"), ("re-cv", "evaluate_re", "run_cv"),
-     ("pretrain", "pretrain", "run_pretraining")],
+     ("pretrain", "pretrain", "run_pretraining"), ("task-text", "task_text", "write_task_text")],
 )
 def test_cli_long_commands_one_line_for_ours_traceback_for_others(command, module, runner, monkeypatch, tmp_path):
-    """compare / re-cv / pretrain (cli/errors_line.py): the package's coded
+    """compare / re-cv / pretrain / task-text (cli/errors_line.py): the package's coded
     errors and unreadable files end with one line; an error that is not the
     package's (a bug) keeps its exception and traceback."""
     import importlib
@@ -426,6 +426,7 @@ def test_cli_long_commands_one_line_for_ours_traceback_for_others(command, modul
         "compare": ["compare", tmp_path / "out", "--start", "a=no_model", "--dataset", "toy"],
         "re-cv": ["re-cv", tmp_path, tmp_path / "out", "--base-model", "no_model"],
         "pretrain": ["pretrain", tmp_path / "in.txt", tmp_path / "out", "--base-model", "no_model"],
+        "task-text": ["task-text", tmp_path / "in.txt", "-o", tmp_path / "out.txt"],
     }[command]
     cli_module = importlib.import_module(f"spacy_biobert.cli.{module}")
     for error, one_line in [

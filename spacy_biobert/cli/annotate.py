@@ -12,6 +12,7 @@ from wasabi import msg
 
 from ..apps.annotate import FORMATS, AnnotateStats, annotate
 from ..apps.annotate_output import is_stdout, output_kind
+from .errors_line import PACKAGE_PREFIX
 from .load import load_pipeline
 
 # the exit status of a run that finished but skipped bad records (1: an error stopped it)
@@ -68,7 +69,7 @@ def annotate_command(
 
 def _fail(error: ValueError) -> None:
     """One line for our own errors (no traceback); others go up."""
-    if "(spacy-biobert)" not in str(error):
+    if PACKAGE_PREFIX not in str(error):
         raise error
     msg.fail(str(error), exits=1)
 

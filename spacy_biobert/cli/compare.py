@@ -79,6 +79,6 @@ def compare_command(
         batch_size=batch_size, threads=threads, jobs=jobs, gpu_id=gpu_id, overrides=overrides,
         eval_split=eval_split, untyped=untyped, eval_limit=eval_limit,
     )
-    with one_line_errors(ValueError, RuntimeError):
+    with one_line_errors():
         run_experiment(output_dir, datasets, starts, seeds, settings, echo=typer.echo, name=name)
     msg.good(f"Wrote {output_dir / (name + '.json')} and {output_dir / (name + '.md')}")

@@ -4,7 +4,7 @@ any other error keeps its traceback (it is a bug to report, not a user's
 mistake to fix)."""
 
 from contextlib import contextmanager
-from typing import Iterator, Tuple, Type
+from typing import Iterator
 
 from wasabi import msg
 
@@ -12,16 +12,15 @@ PACKAGE_PREFIX = "(spacy-biobert) ["
 
 
 @contextmanager
-def one_line_errors(*types: Type[BaseException]) -> Iterator[None]:
-    """Run the block; an OSError, or an error of `types` whose message is one
-    of the package's (``(spacy-biobert) [E....]``), ends the command with that
-    message on one line and exit code 1. Others propagate unchanged."""
-    caught: Tuple[Type[BaseException], ...] = types or (ValueError, RuntimeError)
+def one_line_errors() -> Iterator[None]:
+    """Run the block; an OSError, or a ValueError or RuntimeError whose message
+    is one of the package's (``(spacy-biobert) [E....]``), ends the command
+    with that message on one line and exit code 1. Others propagate unchanged."""
     try:
         yield
     except OSError as e:
         msg.fail(str(e), exits=1)
-    except caught as e:
+    except (ValueError, RuntimeError) as e:
         if PACKAGE_PREFIX not in str(e):
             raise
         msg.fail(str(e), exits=1)

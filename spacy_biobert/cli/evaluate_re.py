@@ -95,5 +95,5 @@ def re_cv_command(
         test_limit=test_limit,
     )
     fold_ids: List[int] = [int(k) for k in folds.split(",") if k.strip()]
-    with one_line_errors(ValueError, RuntimeError):
+    with one_line_errors():
         run_cv(data_dir, output_dir, settings, dataset=dataset, folds=fold_ids or None, echo=msg.info)

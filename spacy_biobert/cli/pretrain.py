@@ -59,7 +59,7 @@ def pretrain_command(
         num_proc=num_proc, save_total_limit=save_total_limit, head_warmup_steps=head_warmup_steps,
         sparse_mlm_head=sparse_mlm_head, add_corpora=[str(p) for p in add_corpus],
     )
-    with one_line_errors(ValueError, RuntimeError):
+    with one_line_errors():
         results = run_pretraining(corpus, output_dir, settings)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun: the first process reports
         return

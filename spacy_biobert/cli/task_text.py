@@ -7,6 +7,7 @@ import typer
 from wasabi import msg
 
 from ..apps.task_text import write_task_text
+from .errors_line import one_line_errors
 
 
 def task_text_command(
@@ -27,8 +28,6 @@ def task_text_command(
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         msg.fail(f"Not found: {', '.join(missing)}", exits=1)
-    try:
+    with one_line_errors():
         counts = write_task_text(files, output, fmt, sentences_per_document)
-    except (ValueError, FileNotFoundError) as e:
-        msg.fail(str(e), exits=1)
     msg.good(f"Wrote {counts['documents']} documents ({counts['characters']} characters) to {output}")
