@@ -385,6 +385,22 @@ def test_split_heldout_partitions_without_touching_the_file(tmp_path):
         split_heldout(test, tmp_path / "y", 0.1, seed=0)
 
 
+def test_split_heldout_keeps_sentences_with_unicode_separators_whole(tmp_path):
+    """A sentence with U+2028, U+0085 or a form feed inside stays one record,
+    as the reader sees it (str.splitlines would cut it in two), and Windows
+    line ends are read like the reader reads them."""
+    from spacy_biobert.apps.re_eval import split_heldout
+    from spacy_biobert.relations.binary import read_binary_re
+
+    train = tmp_path / "train.tsv"
+    odd = ["@GENE$ in\u2028@DISEASE$", "@GENE$ \x85and @DISEASE$", "@GENE$\x0cof @DISEASE$", "@GENE$ x @DISEASE$"]
+    train.write_bytes("".join(f"{text} {i}\t{i % 2}\r\n" for i in range(8) for text in odd).encode("utf8"))
+    fit, held = split_heldout(train, tmp_path / "sel", 0.25, seed=0)
+    records = [(r.text, r.label) for path in (fit, held) for r in read_binary_re(path)]
+    assert sorted(records) == sorted((r.text, r.label) for r in read_binary_re(train))
+    assert len(records) == 32
+
+
 def test_run_cv_chooses_the_rate_on_held_out_training_sentences(tiny_bert, tmp_path):
     """Several rates: each fold trains at every rate on the fit part of its
     training file and scores the held-out part; the rate that learns the

@@ -40,7 +40,7 @@ from ..relations.readers import (
     ChemProtRelationCorpus,
 )
 from ..relations.scorer import _prf, cv_average, relation_score
-from ..text_files import read_utf8
+from ..text_files import open_utf8
 from .file_lock import folder_lock
 from .runs import (
     budget_args,
@@ -252,7 +252,10 @@ def split_heldout(train: Path, folder: Path, ratio: float, seed: int) -> Tuple[P
 
     RETURNS (Tuple[Path, Path]): the fit and held-out files.
     """
-    lines = [line for line in read_utf8(train).splitlines() if line.strip()]
+    # lines as the reader sees them (\n, \r\n or \r): str.splitlines would
+    # also split a sentence at U+2028, U+0085 and other separators inside it
+    with open_utf8(train) as f:
+        lines = [raw.rstrip("\n") for raw in f if raw.strip()]
     if lines and lines[0].split("\t")[0] == "index":
         raise ValueError(Errors.E2670.format(path=train))
     n_held = max(1, round(ratio * len(lines)))
