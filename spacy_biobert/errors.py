@@ -21,13 +21,16 @@ it). Codes were three digits before the package was laid out by task;
 
 from typing import Any
 
+# how every message of the package begins (then the code and "]")
+PACKAGE_PREFIX = "(spacy-biobert) ["
+
 
 class ErrorsWithCodes(type):
     def __getattribute__(self, code: str) -> Any:
         msg = super().__getattribute__(code)
         if code.startswith("__"):  # python system attributes like __class__
             return msg
-        return f"(spacy-biobert) [{code}] {msg}"
+        return f"{PACKAGE_PREFIX}{code}] {msg}"
 
 
 # fmt: off

@@ -7,7 +7,7 @@ batched or on which process (under ``torchrun``) draws them.
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Sequence, Union
 
-from ..errors import Errors
+from ..errors import PACKAGE_PREFIX, Errors
 from ..text_files import open_utf8
 
 
@@ -70,7 +70,7 @@ def _documents_dataset(path: Union[str, Path], cache_dir: Path) -> Any:
         )
     except datasets.exceptions.DatasetGenerationError as e:
         cause = e.__cause__ or e.__context__
-        if isinstance(cause, ValueError) and "(spacy-biobert) [" in str(cause):
+        if isinstance(cause, ValueError) and PACKAGE_PREFIX in str(cause):
             raise cause from None
         raise
 

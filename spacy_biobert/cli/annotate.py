@@ -12,7 +12,7 @@ from wasabi import msg
 
 from ..apps.annotate import FORMATS, AnnotateStats, annotate
 from ..apps.annotate_output import is_stdout, output_kind
-from .errors_line import PACKAGE_PREFIX
+from ..errors import PACKAGE_PREFIX
 from .load import load_pipeline
 
 # the exit status of a run that finished but skipped bad records (1: an error stopped it)
@@ -112,7 +112,7 @@ def annotate_ray_command(
             include_text=include_text, overwrite=overwrite, show_progress=progress,
         )
     except (ImportError, ValueError) as e:
-        if "(spacy-biobert)" not in str(e):  # ours (no Ray, bad option): no traceback
+        if PACKAGE_PREFIX not in str(e):  # ours (no Ray, bad option): no traceback
             raise
         msg.fail(str(e), exits=1)
     counts = stats.to_dict()

@@ -8,7 +8,7 @@ from typing import Iterator
 
 from wasabi import msg
 
-PACKAGE_PREFIX = "(spacy-biobert) ["
+from ..errors import PACKAGE_PREFIX
 
 
 @contextmanager
